@@ -1,0 +1,34 @@
+"""GET /callback: finish the OAuth dance and hand the connection to the app."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from servicem8_connector import runtime
+from servicem8_connector.callback_page import callback_answer, cookie_value
+from servicem8_connector.connect import BROWSER_COOKIE
+from servicem8_connector.http_api import install_problem_handlers
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+@app.get("/callback")
+def callback() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    result = runtime.connect_service().finish(
+        state=query.get("state"),
+        code=query.get("code"),
+        error=query.get("error"),
+        browser_nonce=cookie_value(app.current_event.cookies, BROWSER_COOKIE),
+    )
+    logger.info("connection made", extra={"connection_id": result.connection.connection_id})
+    return callback_answer(result)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,101 @@
+"""The ten actions: create, retrieve, update, delete and list for clients and jobs."""
+
+from __future__ import annotations
+
+import json
+import uuid as uuid_lib
+from collections.abc import Callable
+from typing import Any, Literal
+
+from servicem8_connector.problems import Problem
+from servicem8_connector.records import RequestBody, normalise_record
+from servicem8_connector.servicem8.client import ServiceM8Client
+from servicem8_connector.servicem8.filters import Filter
+
+Resource = Literal["clients", "jobs"]
+OBJECT_FOR_RESOURCE: dict[str, str] = {"clients": "company", "jobs": "job"}
+
+# Lambda answers at most 6 MB; stop short of it with a clear answer instead.
+MAX_LIST_BYTES = 5_500_000
+IDEMPOTENCY_NAMESPACE = uuid_lib.UUID("5d0a4c1e-3c39-4b8e-9a4f-0f3f6e3c8a11")
+
+
+def record_uuid_for(connection_id: str, idempotency_key: str) -> str:
+    """The same key always creates the same record uuid, so a retry cannot duplicate."""
+    return str(uuid_lib.uuid5(IDEMPOTENCY_NAMESPACE, f"{connection_id}\n{idempotency_key}"))
+
+
+class Actions:
+    """Runs an action for one connection; ``servicem8_for`` builds its client."""
+
+    def __init__(self, servicem8_for: Callable[[str], ServiceM8Client]) -> None:
+        self._servicem8_for = servicem8_for
+
+    def create(
+        self,
+        connection_id: str,
+        resource: Resource,
+        body: RequestBody,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        fields = body.to_servicem8()
+        if idempotency_key:
+            fields["uuid"] = record_uuid_for(connection_id, idempotency_key)
+        client = self._servicem8_for(connection_id)
+        created = client.create(OBJECT_FOR_RESOURCE[resource], fields)
+        return {"uuid": created}
+
+    def retrieve(self, connection_id: str, resource: Resource, record_uuid: str) -> dict[str, Any]:
+        client = self._servicem8_for(connection_id)
+        return normalise_record(client.get(OBJECT_FOR_RESOURCE[resource], record_uuid))
+
+    def update(
+        self, connection_id: str, resource: Resource, record_uuid: str, body: RequestBody
+    ) -> dict[str, Any]:
+        fields = body.to_servicem8()
+        if not fields:
+            raise Problem(422, "nothing-to-update", "Nothing to update",
+                          "the request body names no field to change")
+        client = self._servicem8_for(connection_id)
+        object_name = OBJECT_FOR_RESOURCE[resource]
+        client.get(object_name, record_uuid)  # 404 before a write ServiceM8 might accept
+        client.update(object_name, record_uuid, fields)
+        return {"uuid": record_uuid, "updated_fields": sorted(fields)}
+
+    def delete(self, connection_id: str, resource: Resource, record_uuid: str) -> dict[str, Any]:
+        client = self._servicem8_for(connection_id)
+        object_name = OBJECT_FOR_RESOURCE[resource]
+        client.get(object_name, record_uuid)
+        client.delete(object_name, record_uuid)
+        return {
+            "uuid": record_uuid,
+            "active": 0,
+            "deletion": "soft",
+            "detail": "ServiceM8 keeps the record with active=0; PATCH active=1 restores it",
+        }
+
+    def list(
+        self,
+        connection_id: str,
+        resource: Resource,
+        record_filter: Filter | None,
+        include_inactive: bool,
+    ) -> dict[str, Any]:
+        """Every page, following ``x-next-cursor``; soft-deleted rows only when asked."""
+        if not include_inactive:
+            record_filter = (record_filter or Filter()).where("active", "eq", 1)
+        client = self._servicem8_for(connection_id)
+        items: list[dict[str, Any]] = []
+        size = 0
+        for page in client.pages(OBJECT_FOR_RESOURCE[resource], record_filter):
+            for record in page:
+                if not include_inactive and str(record.get("active", "1")) == "0":
+                    continue  # ServiceM8's own filter has been seen to let some through
+                normalised = normalise_record(record)
+                size += len(json.dumps(normalised))
+                if size > MAX_LIST_BYTES:
+                    raise Problem(413, "result-too-large", "Result too large",
+                                  "more records match than one answer can carry; "
+                                  "narrow the filter")
+                items.append(normalised)
+        return {"items": items, "count": len(items)}

@@ -1,0 +1,199 @@
+"""The OAuth dance: ``/connect`` starts it, ``/callback`` finishes it.
+
+ServiceM8 offers no PKCE and checks redirects by host only (FACTS.md §1.3), so
+our side binds each attempt to the browser that started it: a random ``state``
+(stored hashed, single use, 10 minutes) plus a cookie nonce whose hash the
+state must match. A callback without both never reaches the token endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import ClientError
+
+from servicem8_connector.connections import (
+    Connection,
+    ConnectionSecrets,
+    ConnectionStatus,
+    ConnectionStore,
+    new_connection_id,
+    new_route_token,
+)
+from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
+from servicem8_connector.oauth import OAuthClient, TokenGrant
+from servicem8_connector.servicem8.client import ServiceM8Client
+from servicem8_connector.settings import CONNECTOR_SCOPES, Settings
+from servicem8_connector.subscriptions import ALL_TRIGGERS, subscribe
+
+STATE_SECONDS = 600
+MAX_REFERENCE_CHARS = 200
+BROWSER_COOKIE = "sm8_connect"
+
+
+class ConnectRefused(Exception):
+    """The connect or callback request cannot go on; ``kind`` names why."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ConnectStart:
+    redirect_url: str
+    browser_nonce: str
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    connection: Connection
+    return_url: str | None
+    reference: str | None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def return_url_allowed(url: str, allowed_prefixes: tuple[str, ...]) -> bool:
+    """Same scheme and host as an allowed prefix, and a path under its path."""
+    target = urlsplit(url)
+    if target.scheme not in ("http", "https") or not target.netloc or target.username:
+        return False
+    for prefix in allowed_prefixes:
+        allowed = urlsplit(prefix)
+        if (target.scheme, target.netloc.lower()) != (allowed.scheme, allowed.netloc.lower()):
+            continue
+        base = allowed.path.rstrip("/")
+        if target.path == base or target.path.startswith(base + "/") or not base:
+            return True
+    return False
+
+
+class ConnectService:
+    """Starts and finishes connections; every collaborator is passed in."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        dynamodb: Any,
+        oauth: OAuthClient,
+        store: ConnectionStore,
+        servicem8_for: Callable[[str], ServiceM8Client],
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._db = dynamodb
+        self._oauth = oauth
+        self._store = store
+        self._servicem8_for = servicem8_for
+        self._now = now
+
+    def start(self, *, return_url: str | None, reference: str | None) -> ConnectStart:
+        if return_url and not return_url_allowed(return_url, self._settings.allowed_return_urls):
+            raise ConnectRefused("return-url-not-allowed",
+                                 "return_url is not on this deployment's allow-list")
+        if reference is not None and len(reference) > MAX_REFERENCE_CHARS:
+            raise ConnectRefused("invalid-reference",
+                                 f"reference is longer than {MAX_REFERENCE_CHARS} characters")
+        state = secrets.token_urlsafe(32)
+        nonce = secrets.token_urlsafe(32)
+        record = {
+            "pk": f"STATE#{_digest(state)}",
+            "sk": "-",
+            "browser": _digest(nonce),
+            "return_url": return_url or "",
+            "reference": reference or "",
+            "expires_at": int(self._now()) + STATE_SECONDS,
+        }
+        self._db.put_item(TableName=self._settings.connector_table, Item=to_item(record))
+        url = self._oauth.authorize_url(
+            scopes=CONNECTOR_SCOPES, redirect_uri=self._settings.callback_url, state=state
+        )
+        return ConnectStart(redirect_url=url, browser_nonce=nonce)
+
+    def consume_state(self, state: str | None, browser_nonce: str | None) -> dict[str, Any]:
+        """Take the state out of the table; it answers once, for its own browser."""
+        if not state:
+            raise ConnectRefused("invalid-state", "the callback carries no state")
+        try:
+            answer = self._db.delete_item(
+                TableName=self._settings.connector_table,
+                Key=to_item({"pk": f"STATE#{_digest(state)}", "sk": "-"}),
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise ConnectRefused("invalid-state",
+                                     "unknown or already used state") from error
+            raise
+        record = from_item(answer["Attributes"])
+        # DynamoDB TTL deletes lazily, so expiry is checked here, not trusted to it.
+        if record["expires_at"] <= self._now():
+            raise ConnectRefused("invalid-state", "the connect attempt expired; start again")
+        if not browser_nonce or not secrets.compare_digest(
+            record["browser"], _digest(browser_nonce)
+        ):
+            raise ConnectRefused("invalid-state",
+                                 "the callback came from another browser than /connect")
+        return record
+
+    def finish(
+        self, *, state: str | None, code: str | None, error: str | None,
+        browser_nonce: str | None,
+    ) -> ConnectResult:
+        record = self.consume_state(state, browser_nonce)
+        return_url = record["return_url"] or None
+        reference = record["reference"] or None
+        if error or not code:
+            raise ConnectRefused("consent-denied", f"ServiceM8 answered {error or 'no code'}")
+        grant = self._oauth.exchange_code(
+            code=code, redirect_uri=self._settings.callback_url, now=self._now()
+        )
+        connection = self._create_connection(grant, reference)
+        return ConnectResult(connection=connection, return_url=return_url, reference=reference)
+
+    def _create_connection(self, grant: TokenGrant, reference: str | None) -> Connection:
+        connection_id = new_connection_id()
+        route_token = new_route_token()
+        sealed = ConnectionSecrets(
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            route_token=route_token,
+        )
+        client = self._servicem8_for(grant.access_token)
+        vendor = client.vendor()
+        now = self._now()
+        connection = Connection(
+            connection_id=connection_id,
+            status=ConnectionStatus.ACTIVE,
+            account_uuid=str(vendor["uuid"]),
+            account_name=str(vendor.get("name") or ""),
+            scopes=grant.scopes or CONNECTOR_SCOPES,
+            reference=reference,
+            created_at=now,
+            access_expires_at=grant.expires_at,
+            refreshed_at=now,
+            sealed_secrets=self._store.seal(connection_id, sealed),
+            triggers=ALL_TRIGGERS,
+        )
+        # Stored before subscribing: ServiceM8's challenge hits our receiver
+        # during the subscribe call, and the receiver must find the route.
+        self._store.create(connection, route_token)
+        bookkeeping = subscribe(
+            client,
+            triggers=connection.triggers,
+            callback_url=self._settings.webhook_url(route_token),
+            unique_id=connection_id,
+        )
+        return self._store.update(connection, subscriptions=bookkeeping)

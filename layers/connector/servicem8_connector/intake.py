@@ -1,0 +1,81 @@
+"""The webhook receiver's work: answer the handshake, authenticate, enqueue.
+
+ServiceM8 gives a delivery 10 seconds and signs nothing (FACTS.md §4.5): the
+unguessable route token in the path is the only credential, so an unknown
+token gets the same 404 as a wrong path, and nothing else happens. Everything
+slower than a table read and a queue write is left to the processor.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from servicem8_connector.connections import ConnectionStore
+
+MAX_ROUTE_TOKEN_CHARS = 128
+
+
+@dataclass(frozen=True)
+class IntakeAnswer:
+    status: int
+    body: str
+    content_type: str
+
+
+NOT_FOUND = IntakeAnswer(
+    404,
+    json.dumps({"type": "/problems/not-found", "title": "Not found", "status": 404,
+                "detail": "no such webhook route"}),
+    "application/problem+json",
+)
+
+
+def challenge_of(body: str, content_type: str | None) -> str | None:
+    """The challenge of a ``mode=subscribe`` handshake (FACTS.md §4.2), else None."""
+    if "json" in (content_type or "") or "mode=" not in body:
+        return None
+    form = parse_qs(body, keep_blank_values=True)
+    if form.get("mode", [""])[0] != "subscribe":
+        return None
+    challenge = form.get("challenge", [""])[0]
+    return challenge or None
+
+
+class WebhookIntake:
+    """Turns one HTTP delivery into one queue message for its connection."""
+
+    def __init__(
+        self,
+        store: ConnectionStore,
+        sqs: Any,
+        *,
+        queue_url: str,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._now = now
+
+    def receive(self, route_token: str, body: str, content_type: str | None) -> IntakeAnswer:
+        if not route_token or len(route_token) > MAX_ROUTE_TOKEN_CHARS:
+            return NOT_FOUND
+        connection_id = self._store.connection_for_route(route_token)
+        if connection_id is None:
+            return NOT_FOUND
+        challenge = challenge_of(body, content_type)
+        if challenge is not None:
+            return IntakeAnswer(200, challenge, "text/plain")
+        message = {
+            "connection_id": connection_id,
+            "received_at": self._now(),
+            "content_type": content_type or "",
+            "body": body,
+        }
+        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message))
+        return IntakeAnswer(200, json.dumps({"received": True}), "application/json")

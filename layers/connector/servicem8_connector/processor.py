@@ -1,0 +1,239 @@
+"""From one queued webhook delivery to the trigger events it stands for.
+
+Order matters for "exactly once": occurrences are claimed, published, marked,
+and only then is the record's snapshot stored. A crash anywhere before the
+snapshot write makes the retry classify the same edge again, and the claim
+already marked published keeps it from going out twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from servicem8_connector.connections import Connection, ConnectionStatus, ConnectionStore
+from servicem8_connector.dynamo import to_item
+from servicem8_connector.publishing import EventPublisher, PublishError, TriggerEvent
+from servicem8_connector.servicem8.client import ServiceM8Client
+from servicem8_connector.servicem8.errors import RecordNotFound
+from servicem8_connector.triggers import (
+    AddonDelivery,
+    DedupeStore,
+    EventDelivery,
+    ObjectDelivery,
+    Occurrence,
+    SnapshotStore,
+    Unrecognised,
+    classify,
+    object_for_event,
+    parse_delivery,
+    snapshot_of,
+)
+
+logger = logging.getLogger(__name__)
+PARKED_SECONDS = 7 * 24 * 3600
+
+
+class QueuedDelivery(BaseModel):
+    """The message the receiver puts on the delivery queue."""
+
+    connection_id: str
+    received_at: float
+    content_type: str = ""
+    body: str
+
+
+@dataclass
+class Outcome:
+    """What one delivery led to; the handler turns these into metrics."""
+
+    published: int = 0
+    duplicates: int = 0
+    parked: str | None = None
+    dropped: str | None = None
+    fetches: int = 0
+    detail_types: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    object_name: str
+    record: dict[str, Any]
+    event_type: str | None
+    changed_fields: list[str] | None
+    occurred_at: datetime | None
+    delivery_id: str | None
+
+
+class DeliveryProcessor:
+    """Classifies deliveries of every connection; collaborators are injected."""
+
+    def __init__(
+        self,
+        *,
+        connections: ConnectionStore,
+        snapshots: SnapshotStore,
+        dedupe: DedupeStore,
+        publisher: EventPublisher,
+        servicem8_for: Callable[[str], ServiceM8Client],
+        dynamodb: Any,
+        table: str,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._connections = connections
+        self._snapshots = snapshots
+        self._dedupe = dedupe
+        self._publisher = publisher
+        self._servicem8_for = servicem8_for
+        self._db = dynamodb
+        self._table = table
+        self._now = now
+
+    def process(self, message: QueuedDelivery) -> Outcome:
+        outcome = Outcome()
+        connection = self._connections.get(message.connection_id)
+        if connection is None:
+            outcome.dropped = "connection-gone"
+            return outcome
+        delivery = parse_delivery(message.body, message.content_type)
+        if isinstance(delivery, Unrecognised):
+            outcome.parked = f"unrecognised: {delivery.reason}"
+        elif isinstance(delivery, AddonDelivery) and delivery.account_uuid not in (
+            None, connection.account_uuid
+        ):
+            outcome.dropped = "account-mismatch"
+            return outcome
+        elif connection.status is ConnectionStatus.RECONNECT_REQUIRED:
+            outcome.parked = "reconnect-required"
+        if outcome.parked:
+            self._park(message, outcome.parked)
+            return outcome
+        for seen in self._records(connection, delivery, outcome):
+            self._classify_and_publish(connection, seen, outcome)
+        return outcome
+
+    def _records(
+        self, connection: Connection, delivery: Any, outcome: Outcome
+    ) -> list[_Seen]:
+        if isinstance(delivery, EventDelivery):
+            object_name = object_for_event(delivery.type)
+            record = delivery.data or {}
+            if not record.get("uuid"):
+                return []
+            if len(record) <= 2:  # only an id: fetch the record the event is about
+                record = self._fetch(connection, object_name, str(record["uuid"]), outcome) or {}
+            when = _parse_time(delivery.created_at)
+            return [_Seen(object_name, record, delivery.type, None, when, delivery.id)] if record \
+                else []
+        assert isinstance(delivery, (ObjectDelivery, AddonDelivery))
+        object_name = (delivery.object or "").lower()
+        seen: list[_Seen] = []
+        fetched: dict[str, dict[str, Any] | None] = {}
+        for entry in delivery.entries:
+            if entry.uuid not in fetched:  # one fetch per record, however many entries
+                fetched[entry.uuid] = self._fetch(connection, object_name, entry.uuid, outcome)
+            found = fetched[entry.uuid]
+            if found is not None:
+                seen.append(_Seen(object_name, found, None, entry.changed_fields,
+                                  entry.time, None))
+        return seen
+
+    def _fetch(
+        self, connection: Connection, object_name: str, uuid: str, outcome: Outcome
+    ) -> dict[str, Any] | None:
+        outcome.fetches += 1
+        try:
+            return self._servicem8_for(connection.connection_id).get(object_name, uuid)
+        except RecordNotFound:
+            return None
+
+    def _classify_and_publish(self, connection: Connection, seen: _Seen, outcome: Outcome) -> None:
+        uuid = str(seen.record.get("uuid") or "")
+        previous = self._snapshots.get(connection.connection_id, seen.object_name, uuid)
+        occurrences = classify(
+            object_name=seen.object_name,
+            record=seen.record,
+            previous=previous,
+            event_type=seen.event_type,
+            changed_fields=seen.changed_fields,
+            occurred_at=seen.occurred_at,
+            delivery_id=seen.delivery_id,
+        )
+        claimed = self._claim(connection, occurrences, outcome)
+        if claimed:
+            events = [
+                TriggerEvent.from_occurrence(
+                    o, connection_id=connection.connection_id,
+                    account_uuid=connection.account_uuid, delivery_id=seen.delivery_id,
+                )
+                for o in claimed
+            ]
+            self._publish(connection, claimed, events)
+            outcome.published += len(events)
+            outcome.detail_types.extend(e.detail_type for e in events)
+        self._snapshots.put(connection.connection_id, seen.object_name, uuid,
+                            snapshot_of(seen.object_name, seen.record))
+
+    def _claim(
+        self, connection: Connection, occurrences: list[Occurrence], outcome: Outcome
+    ) -> list[Occurrence]:
+        claimed = []
+        for occurrence in occurrences:
+            if self._dedupe.claim(connection.connection_id, occurrence.dedupe_key):
+                claimed.append(occurrence)
+            else:
+                outcome.duplicates += 1
+        return claimed
+
+    def _publish(
+        self, connection: Connection, claimed: list[Occurrence], events: list[TriggerEvent]
+    ) -> None:
+        try:
+            self._publisher.publish(events)
+        except PublishError as error:
+            failed = {f.idempotency_key for f in error.failures}
+            for occurrence, event in zip(claimed, events, strict=True):
+                if event.idempotency_key in failed:
+                    self._dedupe.release(connection.connection_id, occurrence.dedupe_key)
+                else:
+                    self._dedupe.mark_published(connection.connection_id, occurrence.dedupe_key)
+            raise
+        for occurrence in claimed:
+            self._dedupe.mark_published(connection.connection_id, occurrence.dedupe_key)
+
+    def _park(self, message: QueuedDelivery, reason: str) -> None:
+        """Keep the delivery (7 days) to diagnose it, or replay it after a reconnect."""
+        now = self._now()
+        item = {
+            "pk": f"CONN#{message.connection_id}",
+            "sk": f"PARK#{now:.6f}",
+            "reason": reason[:200],
+            "message": message.model_dump_json(),
+            "expires_at": int(now) + PARKED_SECONDS,
+        }
+        self._db.put_item(TableName=self._table, Item=to_item(item))
+        logger.info("delivery parked", extra={"reason": reason[:200]})
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    for parse in (datetime.fromisoformat,
+                  lambda t: datetime.strptime(t, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)):
+        try:
+            value = parse(text)
+        except ValueError:
+            continue
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def decode_message(body: str) -> QueuedDelivery:
+    return QueuedDelivery.model_validate(json.loads(body))

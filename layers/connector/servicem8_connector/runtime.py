@@ -1,0 +1,155 @@
+"""Wiring for the Lambda handlers: real clients, built once per container.
+
+Everything here is lazy, so a handler pays at cold start only for what it
+uses, and :func:`reset` lets tests rebuild the wiring against a fresh moto.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import httpx
+
+from servicem8_connector.actions import Actions
+from servicem8_connector.connect import ConnectService
+from servicem8_connector.connections import ConnectionStore
+from servicem8_connector.intake import WebhookIntake
+from servicem8_connector.oauth import OAuthClient
+from servicem8_connector.processor import DeliveryProcessor
+from servicem8_connector.ratebudget import RateBudget
+from servicem8_connector.servicem8.client import ServiceM8Client, new_http_client
+from servicem8_connector.settings import Settings
+from servicem8_connector.tokens import TokenManager
+
+if TYPE_CHECKING:
+    from servicem8_connector.maintenance import Maintenance
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.cache
+def aws(service: str) -> Any:
+    return boto3.client(service)
+
+
+@functools.cache
+def http() -> httpx.Client:
+    return new_http_client()
+
+
+@functools.cache
+def app_secret() -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    secret = parameters.get_secret(settings().app_secret_arn, transform="json", max_age=300)
+    return str(secret["client_secret"])
+
+
+def oauth() -> OAuthClient:
+    config = settings()
+    return OAuthClient(
+        http(),
+        authorize_url=config.authorize_url,
+        token_url=config.token_url,
+        client_id=config.app_id,
+        client_secret=app_secret(),
+    )
+
+
+@functools.cache
+def connection_store() -> ConnectionStore:
+    config = settings()
+    return ConnectionStore(
+        aws("dynamodb"), aws("kms"), table=config.connector_table, key_id=config.token_key_id
+    )
+
+
+@functools.cache
+def token_manager() -> TokenManager:
+    return TokenManager(connection_store(), oauth())
+
+
+@functools.cache
+def rate_budget() -> RateBudget:
+    return RateBudget(aws("dynamodb"), table=settings().connector_table)
+
+
+def servicem8_for_connection(connection_id: str) -> ServiceM8Client:
+    """A client acting for one connection: its tokens, its account's rate budget."""
+    tokens = token_manager()
+    account_uuid = tokens.connection(connection_id).account_uuid
+    budget = rate_budget()
+    return ServiceM8Client(
+        http(),
+        api_url=settings().api_url,
+        access_token=lambda: tokens.access_token(connection_id),
+        refresh=lambda: tokens.refresh_after_rejection(connection_id),
+        spend_budget=lambda: budget.spend(account_uuid),
+    )
+
+
+def servicem8_for_token(access_token: str) -> ServiceM8Client:
+    """A client for the first calls of a connection that is not stored yet."""
+    return ServiceM8Client(http(), api_url=settings().api_url, access_token=lambda: access_token)
+
+
+@functools.cache
+def connect_service() -> ConnectService:
+    return ConnectService(
+        settings(),
+        dynamodb=aws("dynamodb"),
+        oauth=oauth(),
+        store=connection_store(),
+        servicem8_for=servicem8_for_token,
+    )
+
+
+@functools.cache
+def actions() -> Actions:
+    return Actions(servicem8_for_connection)
+
+
+@functools.cache
+def intake() -> WebhookIntake:
+    return WebhookIntake(
+        connection_store(), aws("sqs"), queue_url=settings().delivery_queue_url
+    )
+
+
+@functools.cache
+def processor() -> DeliveryProcessor:
+    from servicem8_connector.publishing import EventPublisher
+    from servicem8_connector.triggers import DedupeStore, SnapshotStore
+
+    config = settings()
+    db = aws("dynamodb")
+    return DeliveryProcessor(
+        connections=connection_store(),
+        snapshots=SnapshotStore(db, config.connector_table),
+        dedupe=DedupeStore(db, config.connector_table),
+        publisher=EventPublisher(aws("events"), config.event_bus_name),
+        servicem8_for=servicem8_for_connection,
+        dynamodb=db,
+        table=config.connector_table,
+    )
+
+
+@functools.cache
+def maintenance() -> Maintenance:
+    from servicem8_connector.maintenance import Maintenance
+
+    return Maintenance(settings(), store=connection_store(), tokens=token_manager(),
+                       servicem8_for=servicem8_for_connection)
+
+
+def reset() -> None:
+    """Forget every built client (tests switch moto endpoints between cases)."""
+    for cached in (settings, aws, http, app_secret, connection_store, token_manager,
+                   rate_budget, connect_service, actions, intake, processor,
+                   maintenance):
+        cached.cache_clear()

@@ -1,0 +1,106 @@
+"""Which ServiceM8 webhooks the enabled triggers need, and subscribing them.
+
+Event webhooks come first: one per event, so turning one trigger off never
+touches another (FACTS.md §4.4). Accounts where event webhooks are not rolled
+out refuse them; those get object webhooks instead, exactly one per object
+with the union of the fields every enabled trigger needs, because a second
+subscription for an object replaces the first (FACTS.md §4.1, PROBLEMS #7).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from servicem8_connector.servicem8.client import ServiceM8Client
+from servicem8_connector.servicem8.errors import (
+    RejectedByServiceM8,
+    ServiceM8Error,
+    SubscriptionRefused,
+)
+
+logger = logging.getLogger(__name__)
+
+ALL_TRIGGERS = ("new_job", "job_completed", "job_queued", "new_client", "new_form_response")
+
+EVENT_FOR_TRIGGER = {
+    "new_job": "job.created",
+    "job_completed": "job.completed",
+    "job_queued": "job.queued",
+    "new_client": "company.created",
+    "new_form_response": "form.response_created",
+}
+
+# Object-webhook fallback: the object watched and the fields whose change matters.
+OBJECT_FIELDS_FOR_TRIGGER: dict[str, tuple[str, tuple[str, ...]]] = {
+    "new_job": ("job", ("uuid",)),
+    "job_completed": ("job", ("status",)),
+    "job_queued": ("job", ("queue_uuid", "queue_expiry_date")),
+    "new_client": ("company", ("uuid",)),
+    "new_form_response": ("formresponse", ("uuid",)),
+}
+
+
+def object_fields(triggers: Iterable[str]) -> dict[str, list[str]]:
+    """One field list per object: the union over the enabled triggers, uuid first."""
+    union: dict[str, set[str]] = {}
+    for trigger in triggers:
+        object_name, fields = OBJECT_FIELDS_FOR_TRIGGER[trigger]
+        union.setdefault(object_name, {"uuid"}).update(fields)
+    return {name: sorted(fields, key=lambda f: (f != "uuid", f)) for name, fields in union.items()}
+
+
+def subscribe(
+    client: ServiceM8Client,
+    *,
+    triggers: Iterable[str],
+    callback_url: str,
+    unique_id: str,
+) -> dict[str, Any]:
+    """Subscribe what ``triggers`` need; returns the bookkeeping to store.
+
+    The returned mapping records the mode (``event`` or ``object``), what was
+    subscribed, and per item either ``active`` or ``failed`` with ServiceM8's
+    reason, so a failure is visible and the maintenance run can retry it.
+    """
+    wanted = [t for t in ALL_TRIGGERS if t in set(triggers)]
+    events: dict[str, str] = {}
+    for trigger in wanted:
+        event = EVENT_FOR_TRIGGER[trigger]
+        try:
+            client.subscribe_event(event, callback_url, unique_id)
+        except (RejectedByServiceM8, SubscriptionRefused) as refused:
+            if not events:
+                logger.info("event webhooks refused; using object webhooks",
+                            extra={"reason": refused.message[:200]})
+                return _subscribe_objects(client, wanted, callback_url, unique_id)
+            events[event] = f"failed: {refused.message[:200]}"
+        except ServiceM8Error as error:
+            events[event] = f"failed: {error.message[:200]}"
+        else:
+            events[event] = "active"
+    return {"mode": "event", "events": events, "triggers": wanted}
+
+
+def _subscribe_objects(
+    client: ServiceM8Client, triggers: list[str], callback_url: str, unique_id: str
+) -> dict[str, Any]:
+    objects: dict[str, dict[str, Any]] = {}
+    for object_name, fields in object_fields(triggers).items():
+        try:
+            client.subscribe_object(object_name, fields, callback_url, unique_id)
+            status = "active"
+        except ServiceM8Error as error:
+            status = f"failed: {error.message[:200]}"
+        objects[object_name] = {"fields": fields, "status": status}
+    return {"mode": "object", "objects": objects, "triggers": triggers}
+
+
+def unsubscribe(client: ServiceM8Client, bookkeeping: dict[str, Any], callback_url: str) -> None:
+    """Remove exactly what :func:`subscribe` made for this connection."""
+    if bookkeeping.get("mode") == "event":
+        for event in bookkeeping.get("events", {}):
+            client.unsubscribe({"event": event, "callback_url": callback_url})
+    for object_name in bookkeeping.get("objects", {}):
+        client.unsubscribe({"object": object_name})
