@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from servicem8_connector import runtime
 from servicem8_connector.api_routes import (
@@ -133,4 +134,5 @@ def delete_job(connection_id: ConnectionId, uuid: RecordUuid) -> DeletedAnswer:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    metrics.add_metric("ActionRequests", MetricUnit.Count, 1)
     return app.resolve(event, context)

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from .settings import EVENT_SOURCE
-from .triggers.classify import FieldChange, Occurrence, Trigger, detail_type_for
-from .triggers.records import snapshot_of
+from servicem8_connector.settings import EVENT_SOURCE
+from servicem8_connector.triggers.classify import FieldChange, Occurrence, Trigger, detail_type_for
+from servicem8_connector.triggers.records import snapshot_of
 
 MAX_ENTRIES_PER_CALL = 10
 MAX_REQUEST_BYTES = 256 * 1024
