@@ -61,8 +61,10 @@ def call(api: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, 
     return dict(response.json())
 
 
-def subscriber_events(env: LocalEnvironment, want: int, timeout: float) -> list[dict[str, Any]]:
-    """Read the subscriber queue until ``want`` events arrived or ``timeout`` passed."""
+def subscriber_events(
+    env: LocalEnvironment, connection_id: str, want: int, timeout: float
+) -> list[dict[str, Any]]:
+    """Read the subscriber queue until ``want`` events of one connection arrived."""
     assert env.stack is not None
     sqs = env.stack.client("sqs")
     queue_url = env.stack.physical_id("SubscriberQueue")
@@ -72,7 +74,9 @@ def subscriber_events(env: LocalEnvironment, want: int, timeout: float) -> list[
         answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
                                      WaitTimeSeconds=1)
         for message in answer.get("Messages", []):
-            events.append(json.loads(message["Body"]))
+            event = json.loads(message["Body"])
+            if event["detail"].get("connection_id") == connection_id:
+                events.append(event)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         if len(events) >= want and not answer.get("Messages"):
             break
@@ -132,7 +136,7 @@ def story(env: LocalEnvironment) -> int:
         env.drain()
 
     heading("5. Trigger events as the subscriber receives them")
-    events = subscriber_events(env, want=len(EXPECTED), timeout=20)
+    events = subscriber_events(env, connection_id, want=len(EXPECTED), timeout=20)
     for event in events:
         detail = event["detail"]
         changes = ", ".join(f"{k}: {v['previous']} → {v['current']}"

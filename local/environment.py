@@ -89,7 +89,7 @@ class LocalEnvironment:
             "ServiceM8AuthorizeUrl": f"{self.emulator_url}/oauth/authorize",
             "ServiceM8TokenUrl": f"{self.emulator_url}/oauth/access_token",
             "PublicBaseUrl": self.api_url,
-            "AllowedReturnUrls": f"{self.app_url}/,http://localhost:{self.app_url.rsplit(':', 1)[1]}/",
+            "AllowedReturnUrls": f"{self.app_url}/,{self.app_url.replace(LOOPBACK, 'localhost')}/",
         }
 
     def drain(self, timeout: float = 15.0) -> None:

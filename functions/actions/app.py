@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from servicem8_connector import runtime
 from servicem8_connector.api_routes import (
     CONNECTION_ID,

@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from servicem8_connector import runtime
 from servicem8_connector.callback_page import callback_answer, cookie_value
 from servicem8_connector.connect import BROWSER_COOKIE

@@ -32,9 +32,7 @@ class EmulatorApp:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         response = self.dispatch(request)
         return response(environ, start_response)

@@ -67,6 +67,15 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._shuffle = random.Random(11)
+        self._handshake_client: httpx.Client | None = None
+        self._handshake_lock = threading.Lock()
+
+    def _client_for_handshakes(self) -> httpx.Client:
+        # Shared: building an httpx client (TLS context) per subscribe call costs ~30 ms.
+        with self._handshake_lock:
+            if self._handshake_client is None:
+                self._handshake_client = _client(self.emulator.config.handshake_timeout)
+            return self._handshake_client
 
     # -- handshake (synchronous, during the subscribe call) ---------------------------
     def handshake(self, url: str) -> bool:
@@ -76,8 +85,9 @@ class DeliveryWorker:
             record["error"] = "refused: the emulator only contacts loopback callback URLs"
         else:
             try:
-                with _client(self.emulator.config.handshake_timeout) as client:
-                    answer = client.post(url, data={"mode": "subscribe", "challenge": challenge})
+                answer = self._client_for_handshakes().post(
+                    url, data={"mode": "subscribe", "challenge": challenge}
+                )
                 record["status"] = answer.status_code
                 record["ok"] = answer.status_code == 200 and answer.text == challenge
                 if not record["ok"]:
@@ -119,6 +129,10 @@ class DeliveryWorker:
             self._stopped = True
             self._heap.clear()
             self._cond.notify_all()
+        with self._handshake_lock:
+            if self._handshake_client is not None:
+                self._handshake_client.close()
+                self._handshake_client = None
 
     def _needs_settle(self) -> bool:
         faults = self.emulator.faults

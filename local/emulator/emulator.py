@@ -232,8 +232,12 @@ class Emulator:
     def state(self) -> dict[str, object]:
         with self.store.lock:
             accounts = [
-                {"uuid": a.uuid, "name": a.name, "timezone_name": a.timezone_name,
-                 "unpaid": a.unpaid}
+                {
+                    "uuid": a.uuid,
+                    "name": a.name,
+                    "timezone_name": a.timezone_name,
+                    "unpaid": a.unpaid,
+                }
                 for a in self.store.accounts.values()
             ]
         return {

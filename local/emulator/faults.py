@@ -42,9 +42,7 @@ class Faults:
                 setattr(self, name, list(value) if isinstance(value, list) else value)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
     def take_fail(self) -> int | None:
         with _LOCK:

@@ -235,9 +235,7 @@ def _parse(text: str) -> dict[str, FieldSpec]:
     return specs
 
 
-SPECS: dict[str, dict[str, FieldSpec]] = {
-    name: _parse(text) for name, text in _CATALOGUE.items()
-}
+SPECS: dict[str, dict[str, FieldSpec]] = {name: _parse(text) for name, text in _CATALOGUE.items()}
 
 
 def _defaults(specs: dict[str, FieldSpec]) -> dict[str, object]:

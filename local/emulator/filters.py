@@ -60,7 +60,7 @@ def parse(text: str, object_name: str) -> list[Term]:
     while True:
         match = _TERM.match(text, position)
         if match is None:
-            raise FilterError(f"Invalid $filter near '{text[position:position + 40]}'")
+            raise FilterError(f"Invalid $filter near '{text[position : position + 40]}'")
         field, op, raw = match.group("field", "op", "value")
         if field not in known:
             raise FilterError(f"Invalid $filter: unknown field '{field}'")
@@ -73,7 +73,7 @@ def parse(text: str, object_name: str) -> list[Term]:
             break
         joiner = _AND.match(text, position)
         if joiner is None:
-            raise FilterError(f"Invalid $filter near '{text[position:position + 40]}'")
+            raise FilterError(f"Invalid $filter near '{text[position : position + 40]}'")
         position = joiner.end()
     if len(terms) > MAX_TERMS:
         raise FilterError(f"Invalid $filter: at most {MAX_TERMS} conditions are allowed")

@@ -76,7 +76,7 @@ def deliveries_for(emulator: Emulator, change: Change) -> list[Delivery]:
         and set(subscription.fields) & set(change.changed_fields)
     ):
         display = OBJECT_DISPLAY_NAMES[change.object_name]
-        body = {
+        body: dict[str, object] = {
             "object": change.object_name,
             "entry": [
                 {
@@ -99,9 +99,7 @@ def event_deliveries(
     # One id per occurrence: every subscriber (and any duplicate send) sees the same id.
     event_id = f"smwe_{uuid_lib.uuid4()}"
     return [
-        Delivery(
-            sub.uuid, "event", sub.callback_url, {"id": event_id, "type": event, "data": data}
-        )
+        Delivery(sub.uuid, "event", sub.callback_url, {"id": event_id, "type": event, "data": data})
         for sub in emulator.subscriptions.for_event(account_uuid, event)
         if sub.active
     ]

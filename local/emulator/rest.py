@@ -19,27 +19,24 @@ if TYPE_CHECKING:
 PREFIX = "/api_1.0/"
 
 
-def _parse_path(path: str) -> tuple[str, str | None, str | None] | None:
-    """(given object name, record uuid or None, ".json"-less problem) from the URL path."""
-    segments = path[len(PREFIX):].split("/")
+def _parse_path(path: str) -> tuple[str, str | None, bool]:
+    """(object name as given, record uuid or None, whether the path has a valid shape)."""
+    segments = path[len(PREFIX) :].split("/")
+    name = segments[0].removesuffix(".json")
     if len(segments) == 1:
-        name = segments[0]
-        return (name.removesuffix(".json"), None, None if name.endswith(".json") else "bad")
+        return name, None, segments[0].endswith(".json")
     if len(segments) == 2 and segments[1].endswith(".json"):
-        return (segments[0], segments[1].removesuffix(".json"), None)
-    return None
+        return name, segments[1].removesuffix(".json"), True
+    return name, None, False
 
 
 def handle(emulator: Emulator, request: Request, principal: Principal) -> Response:
-    parsed = _parse_path(request.path)
-    if parsed is None:
-        return api_error(404)
-    given_name, record_uuid, problem = parsed
+    given_name, record_uuid, well_formed = _parse_path(request.path)
     object_name = given_name.lower()
     if object_name not in OBJECT_SCOPES:
         # S29: the misleading answer for /api_1.0/webhook_subscriptions and friends.
         return api_error(400, f"{given_name} is not an authorised object type")
-    if problem is not None:
+    if not well_formed:
         return api_error(404)
     read_scope, create_scope, manage_scope = OBJECT_SCOPES[object_name]
     if request.method == "GET":

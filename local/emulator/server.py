@@ -36,7 +36,10 @@ class EmulatorServer:
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"servicem8-emulator-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"servicem8-emulator-{self.port}",
+            daemon=True,
         )
         self._stopped = False
         self._thread.start()

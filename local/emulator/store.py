@@ -189,13 +189,17 @@ class Store:
         table.insert(sparse)
         after = table.full(sparse)
         populated = [
-            name
-            for name, value in after.items()
-            if is_populated(table.object_name, name, value)
+            name for name, value in after.items() if is_populated(table.object_name, name, value)
         ]
         return Change(
-            account.uuid, table.object_name, str(sparse["uuid"]), True, populated, None,
-            after, epoch,
+            account.uuid,
+            table.object_name,
+            str(sparse["uuid"]),
+            True,
+            populated,
+            None,
+            after,
+            epoch,
         )
 
     def _update(

@@ -76,9 +76,7 @@ class SubscriptionRegistry:
 
     def all(self, account_uuid: str | None = None) -> list[Subscription]:
         with self.lock:
-            return [
-                s for s in self._by_key.values() if account_uuid in (None, s.account_uuid)
-            ]
+            return [s for s in self._by_key.values() if account_uuid in (None, s.account_uuid)]
 
     def by_uuid(self, subscription_uuid: str) -> Subscription | None:
         with self.lock:
@@ -182,7 +180,12 @@ def _activate(
         return webhook_failure(NO_CHALLENGE)
     subscription = emulator.subscriptions.upsert(
         Subscription(
-            str(uuid_lib.uuid4()), principal.account_uuid, kind, name, fields, callback_url,
+            str(uuid_lib.uuid4()),
+            principal.account_uuid,
+            kind,
+            name,
+            fields,
+            callback_url,
             unique_id,
         )
     )
@@ -201,11 +204,13 @@ def _delete(emulator: Emulator, params: MultiDict[str, str], principal: Principa
         )
     elif event:
         emulator.subscriptions.remove(
-            lambda s: s.account_uuid == account
-            and s.kind == "event"
-            and s.name == event
-            and (not callback_url or s.callback_url == callback_url)
-            and (callback_url or not unique_id or s.unique_id == unique_id)
+            lambda s: (
+                s.account_uuid == account
+                and s.kind == "event"
+                and s.name == event
+                and (not callback_url or s.callback_url == callback_url)
+                and (callback_url or not unique_id or s.unique_id == unique_id)
+            )
         )
     else:
         return webhook_failure(NO_OBJECT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 
@@ -24,8 +25,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument("--moto-port", type=int, default=0)
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
-    parser.add_argument("--param", type=_param, action="append", default=[],
-                        metavar="Key=Value", help="template parameter override (repeatable)")
+    parser.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="Key=Value",
+        help="template parameter override (repeatable)",
+    )
     parser.add_argument("--run-schedules-every", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--no-sqs", action="store_true", help="do not poll SQS event sources")
     args = parser.parse_args(argv)
@@ -49,10 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         for logical_id, reason in stack.skipped.items():
             print(f"  not emulated: {logical_id} ({reason})")
         print("Ctrl-C to stop", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             done.wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 
 def sub_variables(template: str) -> list[str]:
     """The ``${...}`` names a ``Fn::Sub`` string refers to (``${!X}`` literals excluded)."""
-    return [m.group(1).strip() for m in _SUB_VAR.finditer(template) if not m.group(1).startswith("!")]
+    return [
+        m.group(1).strip() for m in _SUB_VAR.finditer(template) if not m.group(1).startswith("!")
+    ]
 
 
 def references(node: Any) -> set[str]:
@@ -47,7 +49,7 @@ def references(node: Any) -> set[str]:
                 walk(sub, local)
         elif isinstance(item, dict):
             if len(item) == 1:
-                (key, value), = item.items()
+                ((key, value),) = item.items()
                 if key == "Ref" and isinstance(value, str):
                     found.add(value)
                     return
@@ -120,7 +122,7 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref" or key == "Condition" or key.startswith("Fn::"):
                 return self._intrinsic(key, value)
         out = {}
@@ -142,7 +144,7 @@ class Resolver:
             return self.parameters[name]
         return self._ref(name)
 
-    def _intrinsic(self, key: str, value: Any) -> Any:  # noqa: C901 - a flat dispatch table
+    def _intrinsic(self, key: str, value: Any) -> Any:
         if key == "Ref":
             return self.ref(value)
         if key == "Condition":
@@ -242,9 +244,13 @@ def parameter_values(
             raise TemplateError(f"parameter {name} has no Default and no override")
         kind = str(spec.get("Type", "String"))
         if kind.startswith("List<") or kind == "CommaDelimitedList":
-            values[name] = raw if isinstance(raw, list) else [
-                part.strip() for part in str(raw).split(",")
-            ] if str(raw) else []
+            values[name] = (
+                raw
+                if isinstance(raw, list)
+                else [part.strip() for part in str(raw).split(",")]
+                if str(raw)
+                else []
+            )
         else:
             values[name] = _as_str(raw)
             allowed = spec.get("AllowedValues")

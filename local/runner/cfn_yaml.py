@@ -35,7 +35,7 @@ _SHORT_TAGS = {
 }
 
 
-class CfnLoader(yaml.SafeLoader):
+class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs
     """SafeLoader with CloudFormation short-form tags and without YAML timestamps.
 
     CloudFormation keeps ``Version: 2012-10-17`` a string, so the timestamp resolver is dropped.
@@ -58,7 +58,7 @@ def _make_constructor(long_name: str) -> Callable[[yaml.SafeLoader, yaml.Node], 
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {long_name: value}
 
     return construct

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .functions import FunctionSpec
@@ -34,5 +34,5 @@ class LambdaContext:
 
 def new_log_stream_name() -> str:
     """A log stream name in the runtime's format: ``2026/12/04/[$LATEST]<hex>``."""
-    day = datetime.now(timezone.utc).strftime("%Y/%m/%d")
+    day = datetime.now(UTC).strftime("%Y/%m/%d")
     return f"{day}/[$LATEST]{uuid.uuid4().hex}"

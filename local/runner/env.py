@@ -56,7 +56,7 @@ class EnvPatch:
         self._saved: dict[str, str | None] = {}
 
     def apply(self, values: Mapping[str, str | None]) -> None:
-        """Set each name (``None`` unsets it), remembering its value from before the first change."""
+        """Set each name (``None`` unsets it), remembering its value from before any change."""
         for name, value in values.items():
             if name not in self._saved:
                 self._saved[name] = os.environ.get(name)

@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -90,7 +90,7 @@ def build_event(
     headers.setdefault("x-forwarded-proto", str(environ.get("wsgi.url_scheme") or "http"))
     headers.setdefault("x-forwarded-port", str(environ.get("SERVER_PORT") or "80"))
     headers.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
@@ -178,7 +178,7 @@ class Gateway:
         self._invoke = invoke
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        return self.respond(environ)(environ, start_response)  # type: ignore[no-any-return]
+        return self.respond(environ)(environ, start_response)
 
     def respond(self, environ: dict[str, Any]) -> Response:
         """The response for one request (404/500 bodies as API Gateway sends them)."""
@@ -192,9 +192,11 @@ class Gateway:
         request_id = event["requestContext"]["requestId"]
         try:
             return build_response(self._invoke(route.function_id, event), request_id)
-        except Exception:  # noqa: BLE001 - API Gateway turns every failure into a 500
-            print(f"[local gateway] {route.function_id} failed for {route.route_key}:",
-                  file=sys.stderr)
+        except Exception:
+            print(
+                f"[local gateway] {route.function_id} failed for {route.route_key}:",
+                file=sys.stderr,
+            )
             traceback.print_exc(file=sys.stderr)
             return _json_response(500, {"message": "Internal Server Error"}, request_id)
 
@@ -212,7 +214,7 @@ class GatewayServer:
             "127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="local-gateway", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="local-gateway", daemon=True
         )
 
     @property

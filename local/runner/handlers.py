@@ -71,7 +71,8 @@ class FunctionRuntime:
         os.environ.update(overlay)
         try:
             module_spec = importlib.util.spec_from_file_location(self.module_name, source)
-            assert module_spec is not None and module_spec.loader is not None
+            assert module_spec is not None
+            assert module_spec.loader is not None
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[self.module_name] = module
             try:
@@ -102,7 +103,9 @@ class FunctionRuntime:
             if elapsed > self.spec.timeout:
                 log.warning(
                     "%s ran %.1fs, longer than its Timeout of %ss (Lambda would have stopped it)",
-                    self.spec.logical_id, elapsed, self.spec.timeout,
+                    self.spec.logical_id,
+                    elapsed,
+                    self.spec.timeout,
                 )
 
 

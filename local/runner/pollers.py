@@ -21,8 +21,17 @@ log = logging.getLogger(__name__)
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 
-_ENVELOPE_ORDER = ("version", "id", "detail-type", "source", "account", "time", "region",
-                   "resources", "detail")
+_ENVELOPE_ORDER = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
 
 
 def add_missing_account(body: str) -> str:
@@ -68,9 +77,16 @@ def sqs_record(message: dict[str, Any], queue_arn: str, patch_envelope: bool) ->
     if patch_envelope:
         body = add_missing_account(body)
     system = message.get("Attributes", {})
-    keys = ("ApproximateReceiveCount", "SentTimestamp", "SenderId",
-            "ApproximateFirstReceiveTimestamp", "SequenceNumber", "MessageGroupId",
-            "MessageDeduplicationId", "AWSTraceHeader")
+    keys = (
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+        "SequenceNumber",
+        "MessageGroupId",
+        "MessageDeduplicationId",
+        "AWSTraceHeader",
+    )
     record: dict[str, Any] = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
@@ -107,8 +123,13 @@ class SqsPoller(threading.Thread):
     """One event source mapping: long-polls the queue and invokes the function per batch."""
 
     def __init__(
-        self, source: SqsSourceSpec, queue_url: str, endpoint: str, invoke: Invoke,
-        patch_envelope: bool, activity: Activity,
+        self,
+        source: SqsSourceSpec,
+        queue_url: str,
+        endpoint: str,
+        invoke: Invoke,
+        patch_envelope: bool,
+        activity: Activity,
     ) -> None:
         super().__init__(name=f"sqs-{source.function_id}-{source.event_name}", daemon=True)
         self.source = source
@@ -127,7 +148,7 @@ class SqsPoller(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - keep polling, like the real mapping
+            except Exception:
                 if self._stop_event.is_set():
                     break
                 log.warning("poller %s: receive failed", self.name, exc_info=True)
@@ -155,9 +176,12 @@ class SqsPoller(threading.Thread):
         ids = [r["messageId"] for r in records]
         try:
             result = self._invoke(self.source.function_id, {"Records": records})
-        except Exception:  # noqa: BLE001 - a failed invocation leaves the batch in the queue
-            print(f"[local sqs] {self.source.function_id} failed; batch returns after the "
-                  "visibility timeout:", file=sys.stderr)
+        except Exception:
+            print(
+                f"[local sqs] {self.source.function_id} failed; batch returns after the "
+                "visibility timeout:",
+                file=sys.stderr,
+            )
             traceback.print_exc(file=sys.stderr)
             return
         done = set(succeeded_ids(result, ids, self.source.report_failures))
@@ -167,8 +191,9 @@ class SqsPoller(threading.Thread):
     def _delete_messages(self, handles: Iterable[str]) -> None:
         items = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)]
         for start in range(0, len(items), 10):
-            self._client.delete_message_batch(QueueUrl=self.queue_url,
-                                              Entries=items[start:start + 10])
+            self._client.delete_message_batch(
+                QueueUrl=self.queue_url, Entries=items[start : start + 10]
+            )
 
 
 class Activity:

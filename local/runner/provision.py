@@ -8,6 +8,7 @@ intrinsics pointing at it resolve.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,15 +27,25 @@ FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
 RUNNER_TYPES = {"AWS::Serverless::Function", "AWS::Serverless::LayerVersion", *HTTP_API_TYPES}
 
 
+_SESSION_LOCK = threading.Lock()
+_SESSION: boto3.session.Session | None = None
+
+
 def aws_client(service: str, endpoint_url: str) -> Any:
-    """A boto3 client for moto with fake credentials; never reads profiles or real keys."""
-    session = boto3.session.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        aws_session_token="testing",
-        region_name=REGION,
-    )
-    return session.client(service, endpoint_url=endpoint_url)
+    """A boto3 client for moto with fake credentials; never reads profiles or real keys.
+
+    One session is shared so that service models are parsed once per process (≈0.1 s each).
+    """
+    global _SESSION
+    with _SESSION_LOCK:  # boto3 sessions are not thread-safe; their clients are
+        if _SESSION is None:
+            _SESSION = boto3.session.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+                aws_session_token="testing",  # noqa: S106
+                region_name=REGION,
+            )
+        return _SESSION.client(service, endpoint_url=endpoint_url)
 
 
 class Provisioner:

@@ -138,10 +138,20 @@ def _secret(p: Provisioner, lid: str, props: dict[str, Any]) -> Record:
 
 
 _QUEUE_ATTRIBUTES = (
-    "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod",
-    "ReceiveMessageWaitTimeSeconds", "VisibilityTimeout", "RedrivePolicy", "RedriveAllowPolicy",
-    "FifoQueue", "ContentBasedDeduplication", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds",
-    "SqsManagedSseEnabled", "DeduplicationScope", "FifoThroughputLimit",
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
 )
 
 
@@ -186,8 +196,15 @@ def _event_bus(p: Provisioner, lid: str, props: dict[str, Any]) -> Record:
 
 
 _TARGET_KEYS = (
-    "Id", "Arn", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig",
-    "SqsParameters", "RoleArn",
+    "Id",
+    "Arn",
+    "Input",
+    "InputPath",
+    "InputTransformer",
+    "RetryPolicy",
+    "DeadLetterConfig",
+    "SqsParameters",
+    "RoleArn",
 )
 
 
@@ -195,8 +212,11 @@ def _rule(p: Provisioner, lid: str, props: dict[str, Any]) -> Record:
     events = p.client("events")
     name = props.get("Name") or p.default_name(lid, 64)
     bus = str(props.get("EventBusName") or "default").split("event-bus/")[-1]
-    kwargs: dict[str, Any] = {"Name": name, "EventBusName": bus,
-                              "State": props.get("State", "ENABLED")}
+    kwargs: dict[str, Any] = {
+        "Name": name,
+        "EventBusName": bus,
+        "State": props.get("State", "ENABLED"),
+    }
     if "EventPattern" in props:
         kwargs["EventPattern"] = _json(props["EventPattern"])
     for key in ("ScheduleExpression", "Description", "RoleArn"):
@@ -233,7 +253,7 @@ def _archive(p: Provisioner, lid: str, props: dict[str, Any]) -> Record | None:
         kwargs["EventPattern"] = _json(props["EventPattern"])
     try:
         arn = p.client("events").create_archive(**kwargs)["ArchiveArn"]
-    except Exception as exc:  # noqa: BLE001 - optional resource, moto support varies
+    except Exception as exc:
         log.debug("archive %s not emulated: %s", lid, exc)
         p.skipped[lid] = f"AWS::Events::Archive: moto refused ({exc})"
         return None
@@ -245,8 +265,12 @@ def _ssm_parameter(p: Provisioner, lid: str, props: dict[str, Any]) -> Record:
     p.client("ssm").put_parameter(
         Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"), Overwrite=True
     )
-    return Record(lid, "AWS::SSM::Parameter", name, {"Type": props.get("Type", "String"),
-                                                     "Value": str(props["Value"])})
+    return Record(
+        lid,
+        "AWS::SSM::Parameter",
+        name,
+        {"Type": props.get("Type", "String"), "Value": str(props["Value"])},
+    )
 
 
 CREATORS: dict[str, Creator] = {

@@ -7,7 +7,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .cfn import ACCOUNT_ID, REGION
@@ -28,6 +28,7 @@ def scheduled_event(schedule: ScheduleSpec, stack_name: str) -> Any:
         except ValueError:
             return schedule.input
     name = f"{stack_name}-{schedule.function_id}{schedule.event_name}"
+    detail: Any
     if schedule.kind == "ScheduleV2":
         source, detail = "aws.scheduler", "{}"
         resource = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/{name}"
@@ -40,7 +41,7 @@ def scheduled_event(schedule: ScheduleSpec, stack_name: str) -> Any:
         "detail-type": "Scheduled Event",
         "source": source,
         "account": ACCOUNT_ID,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
         "resources": [resource],
         "detail": detail,
@@ -51,7 +52,9 @@ class ScheduleTimer(threading.Thread):
     """Fires every schedule of the stack every ``interval`` seconds (``make local`` helper)."""
 
     def __init__(
-        self, schedules: Iterable[ScheduleSpec], interval: float,
+        self,
+        schedules: Iterable[ScheduleSpec],
+        interval: float,
         fire: Callable[[ScheduleSpec], Any],
     ) -> None:
         super().__init__(name="local-schedules", daemon=True)
@@ -69,5 +72,5 @@ class ScheduleTimer(threading.Thread):
             for schedule in self._schedules:
                 try:
                     self._fire(schedule)
-                except Exception:  # noqa: BLE001 - a failing schedule must not stop the timer
+                except Exception:
                     log.exception("scheduled run of %s failed", schedule.function_id)

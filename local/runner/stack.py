@@ -123,7 +123,8 @@ class LocalStack:
     def _reset_moto(self) -> None:
         # every in-process moto server shares one state: start from a clean slate
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        request = urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")
+        url = f"{self.moto_url}/moto-api/reset"  # always http://127.0.0.1:<port>
+        request = urllib.request.Request(url, method="POST")  # noqa: S310
         with opener.open(request, timeout=10) as response:
             response.read()
 
@@ -139,8 +140,14 @@ class LocalStack:
                 if source.queue_arn not in queues:
                     raise KeyError(f"{spec.logical_id}: queue {source.queue_arn} not provisioned")
                 patch = source.queue_arn in self._provisioner.event_fed_queue_arns
-                poller = SqsPoller(source, queues[source.queue_arn], self.moto_url, self.invoke,
-                                   patch, self._activity)
+                poller = SqsPoller(
+                    source,
+                    queues[source.queue_arn],
+                    self.moto_url,
+                    self.invoke,
+                    patch,
+                    self._activity,
+                )
                 self._pollers.append(poller)
                 poller.start()
 
@@ -150,12 +157,12 @@ class LocalStack:
             self._timer.stop()
         for poller in self._pollers:
             poller.stop()
-        for poller in self._pollers:
-            poller.join(timeout=5)
-        self._pollers.clear()
         if self._server is not None:
             self._server.stop()
             self._server = None
+        for poller in self._pollers:  # each finishes its current long poll (≤1 s)
+            poller.join(timeout=5)
+        self._pollers.clear()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -247,14 +254,21 @@ class LocalStack:
         """
         deadline = time.monotonic() + timeout
         sqs = self.client("sqs")
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                 "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         while True:
             running, generation = self._activity.snapshot()
             if running == 0:
                 empty = all(
-                    all(int(v) == 0 for v in sqs.get_queue_attributes(
-                        QueueUrl=p.queue_url, AttributeNames=names)["Attributes"].values())
+                    all(
+                        int(v) == 0
+                        for v in sqs.get_queue_attributes(
+                            QueueUrl=p.queue_url, AttributeNames=names
+                        )["Attributes"].values()
+                    )
                     for p in self._pollers
                 )
                 if empty and self._activity.snapshot() == (0, generation):

@@ -217,7 +217,9 @@ def receiver() -> Iterator[Receiver]:
     hook = Receiver()
     server = make_server("127.0.0.1", 0, hook.app, threaded=True, request_handler=_Quiet)
     hook.base_url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield hook
     server.shutdown()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -96,7 +94,8 @@ def test_authorize_unknown_client_id_shows_error_page(client: httpx.Client) -> N
 
 
 def test_auto_approve_redirects_at_once_for_default_account(
-    make_emulator: Callable[..., Emulator], client_for: Callable[[Emulator], httpx.Client],
+    make_emulator: Callable[..., Emulator],
+    client_for: Callable[[Emulator], httpx.Client],
     oauth: SimpleNamespace,
 ) -> None:
     emulator = make_emulator(auto_approve=True)
@@ -145,8 +144,10 @@ def test_code_exchange_requires_same_redirect_uri(
     answer = client.post(
         "/oauth/access_token",
         data={
-            "grant_type": "authorization_code", "client_id": "local-app-id",
-            "client_secret": "local-app-secret", "code": code,
+            "grant_type": "authorization_code",
+            "client_id": "local-app-id",
+            "client_secret": "local-app-secret",
+            "code": code,
             "redirect_uri": "http://127.0.0.1:9/other",
         },
     )
@@ -160,8 +161,10 @@ def test_json_body_on_token_endpoint_is_refused(
     answer = client.post(
         "/oauth/access_token",
         json={
-            "grant_type": "refresh_token", "client_id": "local-app-id",
-            "client_secret": "local-app-secret", "refresh_token": tokens["refresh_token"],
+            "grant_type": "refresh_token",
+            "client_id": "local-app-id",
+            "client_secret": "local-app-secret",
+            "refresh_token": tokens["refresh_token"],
         },
     )
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
@@ -173,8 +176,13 @@ def test_wrong_client_secret_is_invalid_client(
     code = oauth.authorize_code(client, "vendor")
     answer = client.post(
         "/oauth/access_token",
-        data={"grant_type": "authorization_code", "client_id": "local-app-id",
-              "client_secret": "wrong", "code": code, "redirect_uri": oauth.redirect_uri},
+        data={
+            "grant_type": "authorization_code",
+            "client_id": "local-app-id",
+            "client_secret": "wrong",
+            "code": code,
+            "redirect_uri": oauth.redirect_uri,
+        },
     )
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
 
@@ -214,7 +222,9 @@ def test_access_token_expires_after_3600_seconds(
 
 
 def test_token_calls_are_counted(
-    emu: Emulator, client: httpx.Client, oauth: SimpleNamespace,
+    emu: Emulator,
+    client: httpx.Client,
+    oauth: SimpleNamespace,
     connect: Callable[..., dict[str, str]],
 ) -> None:
     tokens = connect("vendor")
@@ -224,7 +234,9 @@ def test_token_calls_are_counted(
 
 
 def test_token_fail_next_injects_token_endpoint_failures(
-    emu: Emulator, client: httpx.Client, oauth: SimpleNamespace,
+    emu: Emulator,
+    client: httpx.Client,
+    oauth: SimpleNamespace,
     connect: Callable[..., dict[str, str]],
 ) -> None:
     tokens = connect("vendor")
@@ -273,8 +285,12 @@ SCOPED_CALLS = [
 
 @pytest.mark.parametrize(("method", "path", "scope"), SCOPED_CALLS)
 def test_scopes_are_enforced_per_endpoint(
-    client: httpx.Client, connect: Callable[..., dict[str, str]], oauth: SimpleNamespace,
-    method: str, path: str, scope: str,
+    client: httpx.Client,
+    connect: Callable[..., dict[str, str]],
+    oauth: SimpleNamespace,
+    method: str,
+    path: str,
+    scope: str,
 ) -> None:
     # Every scope but the required one: manage_* must not stand in for read_* and so on.
     granted = " ".join(s for s in oauth.all_scopes.split() if s != scope)
@@ -290,7 +306,9 @@ def test_scopes_are_enforced_per_endpoint(
 
 
 def test_revoked_grant_shows_up_as_401_and_invalid_grant(
-    emu: Emulator, client: httpx.Client, oauth: SimpleNamespace,
+    emu: Emulator,
+    client: httpx.Client,
+    oauth: SimpleNamespace,
     connect: Callable[..., dict[str, str]],
 ) -> None:
     tokens = connect("read_jobs")
@@ -318,5 +336,3 @@ def test_impersonation_with_unknown_staff_is_400(
 def test_plain_http_is_accepted_on_loopback(client: httpx.Client, auth: dict[str, str]) -> None:
     # §1.6 says public apps get 426 on plain HTTP; the emulator only serves loopback HTTP.
     assert client.get(JOB, headers=auth).status_code == 200
-
-

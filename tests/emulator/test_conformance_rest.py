@@ -77,7 +77,8 @@ def test_update_changes_only_given_fields(client: httpx.Client, auth: dict[str, 
 
 
 def test_update_of_unknown_uuid_is_404(client: httpx.Client, auth: dict[str, str]) -> None:
-    answer = client.post(f"/api_1.0/job/{uuid.uuid4()}.json", headers=auth, json={"status": "Quote"})
+    url = f"/api_1.0/job/{uuid.uuid4()}.json"
+    answer = client.post(url, headers=auth, json={"status": "Quote"})
     assert answer.status_code == 404 and answer.json() == NOT_FOUND
 
 
@@ -217,7 +218,8 @@ def _seeded(make_emulator: Callable[..., Emulator], count: int, **overrides: obj
 
 
 def test_pagination_pages_with_x_next_cursor(
-    make_emulator: Callable[..., Emulator], client_for: Callable[[Emulator], httpx.Client],
+    make_emulator: Callable[..., Emulator],
+    client_for: Callable[[Emulator], httpx.Client],
     oauth: object,
 ) -> None:
     emulator = _seeded(make_emulator, 23, page_size=10)
@@ -253,7 +255,8 @@ def test_pagination_combines_with_filter(
     emulator = _seeded(make_emulator, 60, page_size=5)
     http = client_for(emulator)
     expected = {
-        j["uuid"] for j in emulator.records(emulator.default_account_uuid, "job")
+        j["uuid"]
+        for j in emulator.records(emulator.default_account_uuid, "job")
         if j["status"] == "Completed"
     }
     got: list[str] = []
@@ -295,10 +298,12 @@ def test_filter_eq_ne_gt_lt(
 ) -> None:
     assert _filtered(client, auth, "status eq 'Quote'") == {three_jobs["Quote"]}
     assert _filtered(client, auth, "status ne 'Quote'") == {
-        three_jobs["Work Order"], three_jobs["Completed"]
+        three_jobs["Work Order"],
+        three_jobs["Completed"],
     }
     assert _filtered(client, auth, "purchase_order_number gt 'PO-1'") == {
-        three_jobs["Work Order"], three_jobs["Completed"]
+        three_jobs["Work Order"],
+        three_jobs["Completed"],
     }
     assert _filtered(client, auth, "purchase_order_number lt 'PO-2'") == {three_jobs["Quote"]}
 
@@ -343,8 +348,12 @@ def test_unencoded_filter_returns_everything(
 
 
 def test_bad_filter_is_400(client: httpx.Client, auth: dict[str, str]) -> None:
-    for expression in ("status = 'Quote'", "status eq Quote", "status eq 'Quote' or active eq 1",
-                       "status ge 'Quote'"):
+    for expression in (
+        "status = 'Quote'",
+        "status eq Quote",
+        "status eq 'Quote' or active eq 1",
+        "status ge 'Quote'",
+    ):
         answer = client.get(JOB, headers=auth, params={"$filter": expression})
         assert answer.status_code == 400, expression
         assert answer.json()["errorCode"] == 400
@@ -388,7 +397,8 @@ def test_429_per_day_text(
         assert http.get(JOB, headers=headers).status_code == 200
     refused = http.get(JOB, headers=headers)
     assert (refused.status_code, refused.text) == (
-        429, "Number of allowed API requests per day exceeded"
+        429,
+        "Number of allowed API requests per day exceeded",
     )
     emulator.advance_clock(86400)
     assert http.get(JOB, headers=headers).status_code == 200
@@ -431,7 +441,8 @@ def test_fail_next_injects_statuses_in_order(
     emu.faults.fail_next = [429, 500, 503]
     first, second, third, fourth = (client.get(JOB, headers=auth) for _ in range(4))
     assert (first.status_code, first.text) == (
-        429, "Number of allowed API requests per minute exceeded"
+        429,
+        "Number of allowed API requests per minute exceeded",
     )
     assert second.status_code == 500 and second.json()["errorCode"] == 500
     assert third.status_code == 503 and third.json()["errorCode"] == 503

@@ -12,8 +12,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from local.runner import LocalStack  # noqa: E402
 from runner_fixture import write_project  # noqa: E402
+
+from local.runner import LocalStack  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -281,7 +281,8 @@ HANDLERS = {
                         "body": base64.b64encode(b"\\x00\\x01binary").decode()}
             return {
                 "statusCode": 200,
-                "headers": {"content-type": "application/json", "x-function": context.function_name},
+                "headers": {"content-type": "application/json",
+                            "x-function": context.function_name},
                 "multiValueHeaders": {"x-multi": ["one", "two"]},
                 "cookies": ["session=abc; Path=/", "theme=dark"],
                 "body": json.dumps({

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from local.runner.cfn import NO_VALUE, Resolver, TemplateError, parameter_values, references
 from local.runner.cfn_yaml import CfnLoader
@@ -14,8 +15,6 @@ from local.runner.functions import RouteSpec
 from local.runner.gateway import build_response, is_text
 from local.runner.pollers import add_missing_account, succeeded_ids
 from local.runner.routes import Router
-
-import yaml
 
 
 def load(text: str) -> Any:
@@ -33,8 +32,13 @@ def resolver(template: dict[str, Any], **params: Any) -> Resolver:
     def getatt(name: str, attr: str) -> Any:
         return resources[name][1][attr]
 
-    pseudo = {"AWS::Region": "us-east-1", "AWS::StackName": "st", "AWS::AccountId": "1",
-              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    pseudo = {
+        "AWS::Region": "us-east-1",
+        "AWS::StackName": "st",
+        "AWS::AccountId": "1",
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
     values = parameter_values(template, params)
     return Resolver(template, values, pseudo, ref, getatt)
 
@@ -143,13 +147,15 @@ def route(path: str, method: str = "GET", fn: str = "F") -> RouteSpec:
 
 
 def test_router_precedence_and_params() -> None:
-    router = Router([
-        route("/items/{id}", fn="param"),
-        route("/items/special", fn="literal"),
-        route("/items/{proxy+}", fn="greedy"),
-        route("/items/{id}", method="ANY", fn="any"),
-        route("$default", fn="default"),
-    ])
+    router = Router(
+        [
+            route("/items/{id}", fn="param"),
+            route("/items/special", fn="literal"),
+            route("/items/{proxy+}", fn="greedy"),
+            route("/items/{id}", method="ANY", fn="any"),
+            route("$default", fn="default"),
+        ]
+    )
 
     def match(method: str, path: str) -> tuple[str, dict[str, str]]:
         found = router.match(method, path)
@@ -167,18 +173,30 @@ def test_router_precedence_and_params() -> None:
 
 
 def test_text_types_and_response_rules() -> None:
-    assert is_text("application/json; charset=utf-8") and is_text("text/csv")
+    assert is_text("application/json; charset=utf-8")
+    assert is_text("text/csv")
     assert is_text("application/vnd.api+json")
-    assert not is_text("application/octet-stream") and not is_text(None)
+    assert not is_text("application/octet-stream")
+    assert not is_text(None)
     assert not is_text("application/x-www-form-urlencoded")  # API Gateway base64-encodes forms
     plain = build_response({"a": 1}, "rid")
-    assert plain.status_code == 200 and json.loads(plain.get_data()) == {"a": 1}
+    assert plain.status_code == 200
+    assert json.loads(plain.get_data()) == {"a": 1}
     assert plain.headers["content-type"] == "application/json"
-    raw = build_response({"statusCode": 201, "isBase64Encoded": True,
-                          "body": base64.b64encode(b"\x00").decode(),
-                          "cookies": ["a=1"], "headers": {"x-y": "z"}}, "rid")
-    assert raw.status_code == 201 and raw.get_data() == b"\x00"
-    assert raw.headers.getlist("Set-Cookie") == ["a=1"] and raw.headers["x-y"] == "z"
+    raw = build_response(
+        {
+            "statusCode": 201,
+            "isBase64Encoded": True,
+            "body": base64.b64encode(b"\x00").decode(),
+            "cookies": ["a=1"],
+            "headers": {"x-y": "z"},
+        },
+        "rid",
+    )
+    assert raw.status_code == 201
+    assert raw.get_data() == b"\x00"
+    assert raw.headers.getlist("Set-Cookie") == ["a=1"]
+    assert raw.headers["x-y"] == "z"
     with pytest.raises(TypeError):
         build_response({"statusCode": 200, "body": {"not": "a string"}}, "rid")
 
@@ -188,14 +206,24 @@ def test_partial_batch_rules() -> None:
     assert succeeded_ids(None, ids, True) == ids
     assert succeeded_ids({"batchItemFailures": []}, ids, True) == ids
     assert succeeded_ids({"batchItemFailures": [{"itemIdentifier": "m2"}]}, ids, True) == [
-        "m1", "m3"]
+        "m1",
+        "m3",
+    ]
     assert succeeded_ids({"batchItemFailures": [{"itemIdentifier": "bogus"}]}, ids, True) == []
     assert succeeded_ids({"batchItemFailures": [{"itemIdentifier": "m2"}]}, ids, False) == ids
 
 
 def test_account_added_to_moto_envelopes_only() -> None:
-    envelope = {"version": "0", "id": "1", "detail-type": "t", "source": "s", "time": "x",
-                "region": "us-east-1", "resources": [], "detail": {}}
+    envelope = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "t",
+        "source": "s",
+        "time": "x",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
     patched = json.loads(add_missing_account(json.dumps(envelope)))
     assert patched["account"] == "123456789012"
     assert list(patched)[:5] == ["version", "id", "detail-type", "source", "account"]

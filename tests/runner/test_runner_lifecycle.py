@@ -74,7 +74,8 @@ def test_env_sys_path_and_modules_restored_on_stop(
         assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_url
         assert stack.moto_url.startswith("http://127.0.0.1:")
         assert stack.api_url.startswith("http://127.0.0.1:")
-        assert "AWS_PROFILE" not in os.environ and "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ
+        assert "AWS_PROFILE" not in os.environ
+        assert "AWS_ENDPOINT_URL_DYNAMODB" not in os.environ
         assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
         assert os.environ["COUNTER_TABLE"] == "servicem8-connector-local-Counter"
         assert stack.invoke_schedule("TickFunction") == stack.moto_url
@@ -102,7 +103,8 @@ def test_second_stack_starts_clean(mini_project: Path) -> None:
         # fresh moto state and a fresh module whose client points at the new server
         assert second.invoke("TickFunction", {}) == second.moto_url != first_url
         item = second.client("dynamodb").get_item(
-            TableName=second.physical_id("Counter"), Key={"pk": {"S": "ticks"}})["Item"]
+            TableName=second.physical_id("Counter"), Key={"pk": {"S": "ticks"}}
+        )["Item"]
         assert item["n"]["N"] == "1"
 
 
@@ -110,7 +112,8 @@ def test_lambda_rule_target_is_refused_and_start_cleans_up(
     mini_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    template = textwrap.dedent(MINI) + textwrap.indent(textwrap.dedent("""
+    template = textwrap.dedent(MINI) + textwrap.indent(
+        textwrap.dedent("""
         Rule:
           Type: AWS::Events::Rule
           Properties:
@@ -118,9 +121,11 @@ def test_lambda_rule_target_is_refused_and_start_cleans_up(
             Targets:
               - Id: fn
                 Arn: !GetAtt TickFunction.Arn
-    """), "  ")
+    """),
+        "  ",
+    )
     (mini_project / "template.yaml").write_text(template)
-    with pytest.raises(TemplateError, match="moto 5.2.5 cannot deliver EventBridge events"):
+    with pytest.raises(TemplateError, match=r"moto 5\.2\.5 cannot deliver EventBridge events"):
         LocalStack(project_root=mini_project).start()
     assert "AWS_ENDPOINT_URL" not in os.environ
 
@@ -133,8 +138,10 @@ def test_unknown_parameter_override_fails_early(mini_project: Path) -> None:
 def test_project_template_provisions() -> None:
     stack = LocalStack(
         project_root=PROJECT_ROOT,
-        parameter_overrides={"ServiceM8ApiUrl": "http://127.0.0.1:8090",
-                             "PublicBaseUrl": "http://127.0.0.1:3000"},
+        parameter_overrides={
+            "ServiceM8ApiUrl": "http://127.0.0.1:8090",
+            "PublicBaseUrl": "http://127.0.0.1:3000",
+        },
         poll_sqs=False,
     )
     with stack:

@@ -15,10 +15,30 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 
 from local.runner import LocalStack
 
-V2_KEYS = {"version", "routeKey", "rawPath", "rawQueryString", "cookies", "headers",
-           "queryStringParameters", "requestContext", "pathParameters", "isBase64Encoded"}
-CONTEXT_KEYS = {"accountId", "apiId", "domainName", "domainPrefix", "http", "requestId",
-                "routeKey", "stage", "time", "timeEpoch"}
+V2_KEYS = {
+    "version",
+    "routeKey",
+    "rawPath",
+    "rawQueryString",
+    "cookies",
+    "headers",
+    "queryStringParameters",
+    "requestContext",
+    "pathParameters",
+    "isBase64Encoded",
+}
+CONTEXT_KEYS = {
+    "accountId",
+    "apiId",
+    "domainName",
+    "domainPrefix",
+    "http",
+    "requestId",
+    "routeKey",
+    "stage",
+    "time",
+    "timeEpoch",
+}
 
 
 @pytest.fixture
@@ -41,16 +61,20 @@ def test_provisions_resources_from_the_template(stack: LocalStack) -> None:
     assert desc["GlobalSecondaryIndexes"][0]["IndexName"] == "by-gsi1"
     ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
-    attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_id("WorkQueue"),
-                                     AttributeNames=["All"])["Attributes"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=stack.physical_id("WorkQueue"), AttributeNames=["All"]
+    )["Attributes"]
     assert attrs["VisibilityTimeout"] == "1"
     assert json.loads(attrs["RedrivePolicy"]) == {
-        "deadLetterTargetArn": stack.attribute("WorkDLQ", "Arn"), "maxReceiveCount": 2}
+        "deadLetterTargetArn": stack.attribute("WorkDLQ", "Arn"),
+        "maxReceiveCount": 2,
+    }
     assert stack.attribute("WorkQueue", "QueueUrl") == stack.physical_id("WorkQueue")
     assert stack.attribute("WorkQueue", "QueueName") == "fixture-stack-WorkQueue"
     events = stack.client("events")
     assert events.describe_event_bus(Name="fixture-stack-bus")["Arn"] == stack.attribute(
-        "Bus", "Arn")
+        "Bus", "Arn"
+    )
     rule = stack.physical_id("Rule")
     targets = events.list_targets_by_rule(Rule=rule, EventBusName="fixture-stack-bus")
     assert targets["Targets"][0]["Arn"] == stack.attribute("EventsQueue", "Arn")
@@ -63,9 +87,11 @@ def test_provisions_resources_from_the_template(stack: LocalStack) -> None:
     secrets = stack.client("secretsmanager")
     value = secrets.get_secret_value(SecretId=stack.physical_id("Secret"))["SecretString"]
     assert json.loads(value) == {"token": "dev-token"}
-    generated = json.loads(secrets.get_secret_value(
-        SecretId=stack.physical_id("GeneratedSecret"))["SecretString"])
-    assert generated["user"] == "app" and len(generated["password"]) == 24
+    generated = json.loads(
+        secrets.get_secret_value(SecretId=stack.physical_id("GeneratedSecret"))["SecretString"]
+    )
+    assert generated["user"] == "app"
+    assert len(generated["password"]) == 24
     assert "ProdOnlyQueue" not in stack.provisioner.records  # Condition IsProd is false
     assert stack.skipped.keys() == {"Alarm", "Logs"}
     assert stack.physical_id("HttpApi") == "localapi"
@@ -83,7 +109,8 @@ def test_function_env_merges_globals_and_resolves_intrinsics(stack: LocalStack) 
     assert env["SUB_LIST"] == "dev-us-east-1"
     assert (env["MODE"], env["EITHER"], env["BOTH"]) == ("development", "no", "yes")
     assert "OPTIONAL" not in env  # AWS::NoValue removes the key
-    assert env["JOINED"] == "a:y" and env["RETENTION"] == "4"
+    assert env["JOINED"] == "a:y"
+    assert env["RETENTION"] == "4"
     assert env["PUBLIC_BASE_URL"] == "https://localapi.execute-api.us-east-1.amazonaws.com"
     assert env["ONLY_ECHO"] == "echo-only"
     assert "ONLY_ECHO" not in stack.function_env("BoomFunction")
@@ -92,7 +119,10 @@ def test_function_env_merges_globals_and_resolves_intrinsics(stack: LocalStack) 
 
 
 def test_v2_event_shape_and_response_mapping(stack: LocalStack, http: httpx.Client) -> None:
-    response = http.get("/items/42?a=1&a=2&b=x%20y&empty=", headers={"X-Repeat": "one", "User-Agent": "tests", "Cookie": "c1=v1; c2=v2"})
+    response = http.get(
+        "/items/42?a=1&a=2&b=x%20y&empty=",
+        headers={"X-Repeat": "one", "User-Agent": "tests", "Cookie": "c1=v1; c2=v2"},
+    )
     assert response.status_code == 200
     assert response.headers.get_list("x-multi") == ["one", "two"]
     assert response.headers.get_list("set-cookie") == ["session=abc; Path=/", "theme=dark"]
@@ -106,25 +136,35 @@ def test_v2_event_shape_and_response_mapping(stack: LocalStack, http: httpx.Clie
     assert event["queryStringParameters"] == {"a": "1,2", "b": "x y", "empty": ""}
     assert sorted(event["cookies"]) == ["c1=v1", "c2=v2"]
     assert "cookie" not in event["headers"]
-    assert event["headers"]["x-repeat"] == "one" and event["headers"]["user-agent"] == "tests"
+    assert event["headers"]["x-repeat"] == "one"
+    assert event["headers"]["user-agent"] == "tests"
     assert event["requestContext"]["stage"] == "$default"
     assert event["requestContext"]["http"] == {
-        "method": "GET", "path": "/items/42", "protocol": "HTTP/1.1",
-        "sourceIp": "127.0.0.1", "userAgent": "tests"}
+        "method": "GET",
+        "path": "/items/42",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "tests",
+    }
     parsed = APIGatewayProxyEventV2(event)
-    assert parsed.path == "/items/42" and parsed.path_parameters == {"item_id": "42"}
+    assert parsed.path == "/items/42"
+    assert parsed.path_parameters == {"item_id": "42"}
     assert parsed.request_context.http.method == "GET"
     assert parsed.get_query_string_value("b") == "x y"
     APIGatewayProxyEventV2Model.model_validate(event)
     known = {f.alias or n for n, f in APIGatewayProxyEventV2Model.model_fields.items()}
-    assert set(event) <= known and known - set(event) <= {"stageVariables", "body"}
+    assert set(event) <= known
+    assert known - set(event) <= {"stageVariables", "body"}
     assert payload["greeting"] == "hello from the layer"
     assert payload["import_env"] == {
-        "TABLE_NAME": "fixture-stack-Table", "ONLY_ECHO": "echo-only",
+        "TABLE_NAME": "fixture-stack-Table",
+        "ONLY_ECHO": "echo-only",
         "AWS_LAMBDA_FUNCTION_NAME": "fixture-stack-EchoFunction",
-        "POWERTOOLS_SERVICE_NAME": "fixture"}
+        "POWERTOOLS_SERVICE_NAME": "fixture",
+    }
     ctx = payload["context"]
-    assert ctx["function_version"] == "$LATEST" and ctx["memory_limit_in_mb"] == 256
+    assert ctx["function_version"] == "$LATEST"
+    assert ctx["memory_limit_in_mb"] == 256
     assert ctx["invoked_function_arn"].endswith(":function:fixture-stack-EchoFunction")
     assert ctx["log_group_name"] == "/aws/lambda/fixture-stack-EchoFunction"
     assert 6000 < ctx["remaining"] <= 7000
@@ -134,25 +174,32 @@ def test_bodies_text_and_base64(http: httpx.Client) -> None:
     event = http.post("/echo", json={"k": "v"}).json()["event"]
     assert event["routeKey"] == "ANY /echo"
     assert (event["body"], event["isBase64Encoded"]) == ('{"k":"v"}', False)
-    assert "pathParameters" not in event and "queryStringParameters" not in event
+    assert "pathParameters" not in event
+    assert "queryStringParameters" not in event
     raw = bytes(range(256))
-    event = http.put("/echo", content=raw,
-                     headers={"content-type": "application/octet-stream"}).json()["event"]
-    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == raw
+    event = http.put(
+        "/echo", content=raw, headers={"content-type": "application/octet-stream"}
+    ).json()["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == raw
     event = http.get("/files/a/b%20c.txt").json()["event"]
     assert event["pathParameters"] == {"proxy": "a/b c.txt"}
     assert event["rawPath"] == "/files/a/b%20c.txt"
     binary = http.get("/echo?mode=binary")
-    assert binary.status_code == 201 and binary.content == b"\x00\x01binary"
+    assert binary.status_code == 201
+    assert binary.content == b"\x00\x01binary"
     plain = http.get("/echo?mode=plain")
-    assert plain.status_code == 200 and plain.json() == {"plain": True}
+    assert plain.status_code == 200
+    assert plain.json() == {"plain": True}
     assert plain.headers["content-type"] == "application/json"
 
 
-def test_route_precedence_404_and_500(http: httpx.Client, capsys: pytest.CaptureFixture[str]
-                                      ) -> None:
+def test_route_precedence_404_and_500(
+    http: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     special = http.get("/items/special")
-    assert special.status_code == 200 and special.json() == "special"
+    assert special.status_code == 200
+    assert special.json() == "special"
     for method, path in [("GET", "/nope"), ("DELETE", "/items/1"), ("GET", "/items/1/x")]:
         missing = http.request(method, path)
         assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
@@ -201,8 +248,9 @@ def test_sqs_partial_batch_failure_then_dlq(stack: LocalStack) -> None:
     assert seen == {"work#ok-1": 1, "work#ok-2": 1, "work#fail-1": 2}
     dlq = sqs.receive_message(QueueUrl=stack.physical_id("WorkDLQ"), WaitTimeSeconds=1)
     assert [m["Body"] for m in dlq["Messages"]] == ["fail-1"]
-    sqs.delete_message(QueueUrl=stack.physical_id("WorkDLQ"),
-                       ReceiptHandle=dlq["Messages"][0]["ReceiptHandle"])
+    sqs.delete_message(
+        QueueUrl=stack.physical_id("WorkDLQ"), ReceiptHandle=dlq["Messages"][0]["ReceiptHandle"]
+    )
 
 
 def test_sqs_raising_handler_deletes_nothing(stack: LocalStack) -> None:
@@ -216,23 +264,31 @@ def test_sqs_raising_handler_deletes_nothing(stack: LocalStack) -> None:
 
 def test_eventbridge_rule_delivers_to_sqs_fed_function(stack: LocalStack) -> None:
     bus = stack.physical_id("Bus")
-    result = stack.client("events").put_events(Entries=[
-        {"EventBusName": bus, "Source": "fixture.app", "DetailType": "thing.created",
-         "Detail": json.dumps({"id": 1})},
-        {"EventBusName": bus, "Source": "someone.else", "DetailType": "x", "Detail": "{}"},
-    ])
+    result = stack.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": "fixture.app",
+                "DetailType": "thing.created",
+                "Detail": json.dumps({"id": 1}),
+            },
+            {"EventBusName": bus, "Source": "someone.else", "DetailType": "x", "Detail": "{}"},
+        ]
+    )
     assert result["FailedEntryCount"] == 0
     stack.drain(timeout=10)
     bodies = [json.loads(i["body"]["S"]) for i in scan(stack, "event#").values()]
     assert len(bodies) == 1
     envelope = bodies[0]
-    assert envelope["source"] == "fixture.app" and envelope["detail"] == {"id": 1}
+    assert envelope["source"] == "fixture.app"
+    assert envelope["detail"] == {"id": 1}
     assert envelope["account"] == "123456789012"  # added by the runner; moto leaves it out
 
 
 def test_schedules_and_direct_invoke(stack: LocalStack) -> None:
     hourly = stack.invoke_schedule("TimerFunction")
-    assert hourly["source"] == "aws.scheduler" and hourly["detail-type"] == "Scheduled Event"
+    assert hourly["source"] == "aws.scheduler"
+    assert hourly["detail-type"] == "Scheduled Event"
     assert hourly["resources"][0].startswith("arn:aws:scheduler:us-east-1:123456789012:")
     assert stack.invoke_schedule("TimerFunction", "Nightly") == {"job": "nightly"}
     assert stack.invoke("TimerFunction", {"direct": True}) == {"direct": True}

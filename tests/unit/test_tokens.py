@@ -50,9 +50,27 @@ class TokenEndpoint:
             })
 
 
+class AtomicCalls:
+    """DynamoDB applies each conditional write atomically; moto's in-process model does
+    not, so calls are serialised here to give threads the guarantee the service gives."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._client, name)
+
+        def locked(*args: object, **kwargs: object) -> object:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+
 def make_store(mocked_aws: MockedStack) -> ConnectionStore:
     return ConnectionStore(
-        mocked_aws.client("dynamodb"), mocked_aws.client("kms"),
+        AtomicCalls(mocked_aws.client("dynamodb")), mocked_aws.client("kms"),
         table=mocked_aws.settings.connector_table, key_id=mocked_aws.settings.token_key_id,
     )
 

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from servicem8_connector.problems import Problem
-from servicem8_connector.records import RequestBody, normalise_record
+from servicem8_connector.records import RequestBody
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.filters import Filter
+from servicem8_connector.triggers.records import normalise_record
 
 Resource = Literal["clients", "jobs"]
 OBJECT_FOR_RESOURCE: dict[str, str] = {"clients": "company", "jobs": "job"}

@@ -39,6 +39,7 @@ from servicem8_connector.triggers import (
 
 logger = logging.getLogger(__name__)
 PARKED_SECONDS = 7 * 24 * 3600
+UNNAMED_OBJECTS = ("company", "job", "formresponse")
 
 
 class QueuedDelivery(BaseModel):
@@ -133,17 +134,27 @@ class DeliveryProcessor:
             return [_Seen(object_name, record, delivery.type, None, when, delivery.id)] if record \
                 else []
         assert isinstance(delivery, (ObjectDelivery, AddonDelivery))
-        object_name = (delivery.object or "").lower()
+        # The add-on envelope may not name its object: try each one a trigger watches.
+        candidates = (delivery.object.lower(),) if delivery.object else UNNAMED_OBJECTS
         seen: list[_Seen] = []
-        fetched: dict[str, dict[str, Any] | None] = {}
+        fetched: dict[str, tuple[str, dict[str, Any]] | None] = {}
         for entry in delivery.entries:
             if entry.uuid not in fetched:  # one fetch per record, however many entries
-                fetched[entry.uuid] = self._fetch(connection, object_name, entry.uuid, outcome)
+                fetched[entry.uuid] = self._find(connection, candidates, entry.uuid, outcome)
             found = fetched[entry.uuid]
             if found is not None:
-                seen.append(_Seen(object_name, found, None, entry.changed_fields,
+                seen.append(_Seen(found[0], found[1], None, entry.changed_fields,
                                   entry.time, None))
         return seen
+
+    def _find(
+        self, connection: Connection, candidates: tuple[str, ...], uuid: str, outcome: Outcome
+    ) -> tuple[str, dict[str, Any]] | None:
+        for object_name in candidates:
+            record = self._fetch(connection, object_name, uuid, outcome)
+            if record is not None:
+                return object_name, record
+        return None
 
     def _fetch(
         self, connection: Connection, object_name: str, uuid: str, outcome: Outcome

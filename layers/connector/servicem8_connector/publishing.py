@@ -32,7 +32,9 @@ _TIME_FIELD_BYTES = 14  # EventBridge counts a set Time as 14 bytes of the entry
 class TriggerEvent(BaseModel):
     """The ``detail`` of a trigger event, as subscribers receive it (schema version 1)."""
 
-    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(
+        frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
 
     schema_version: Literal["1"] = "1"
     trigger: Trigger | str

@@ -1,4 +1,4 @@
-"""The action API's request bodies, and records as the API answers them.
+"""The action API's request bodies (answers are normalised by ``triggers.records``).
 
 Field names are ServiceM8's own (FACTS.md §2.8, §2.9), so nothing is renamed
 between our API and theirs. Requests are strict: an unknown field is an error
@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-ZERO_DATES = ("0000-00-00 00:00:00", "0000-00-00")
 Uuid = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -103,28 +102,3 @@ class JobUpdate(_JobFields):
     status: JobStatus | None = None
     active: Literal[0, 1] | None = Field(default=None, description="1 restores a deleted job")
 
-
-def normalise_record(record: dict[str, Any]) -> dict[str, Any]:
-    """ServiceM8's record as our API answers it: zero dates null, badges a list."""
-    normalised: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, str) and value in ZERO_DATES:
-            normalised[key] = None
-        elif key == "badges":
-            normalised[key] = decode_badges(value)
-        else:
-            normalised[key] = value
-    return normalised
-
-
-def decode_badges(value: Any) -> list[str]:
-    """``badges`` arrives as a JSON-encoded string; anything unreadable is empty."""
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if not isinstance(value, str) or not value.strip():
-        return []
-    try:
-        decoded = json.loads(value)
-    except ValueError:
-        return []
-    return [str(v) for v in decoded] if isinstance(decoded, list) else []

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from servicem8_connector.triggers import Trigger, classify, detail_type_for, snapshot_of
 from triggers_testkit import (
     COMPANY_UUID,
     FORM_RESPONSE_UUID,
@@ -21,6 +20,8 @@ from triggers_testkit import (
     job,
     queued_job,
 )
+
+from servicem8_connector.triggers import Trigger, classify, detail_type_for, snapshot_of
 
 WHEN = datetime(2026, 3, 3, 0, 40, 27, tzinfo=UTC)
 

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
-from servicem8_connector.publishing import TriggerEvent
-from servicem8_connector.triggers import Trigger, classify, object_for_event, snapshot_of
 from triggers_testkit import (
     ACCOUNT_UUID,
     CONNECTION_ID,
@@ -20,6 +18,9 @@ from triggers_testkit import (
     job,
     queued_job,
 )
+
+from servicem8_connector.publishing import TriggerEvent
+from servicem8_connector.triggers import Trigger, classify, object_for_event, snapshot_of
 
 PASS_THROUGH_SCHEMA = "servicem8-event"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from triggers_testkit import COMPANY_UUID, FORM_RESPONSE_UUID, JOB_UUID, delivery_text
+
 from servicem8_connector.triggers import (
     AddonDelivery,
     EventDelivery,
@@ -12,7 +14,6 @@ from servicem8_connector.triggers import (
     Unrecognised,
     parse_delivery,
 )
-from triggers_testkit import COMPANY_UUID, FORM_RESPONSE_UUID, JOB_UUID, delivery_text
 
 JSON = "application/json"
 

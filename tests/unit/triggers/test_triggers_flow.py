@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from triggers_testkit import CONNECTION_ID, JOB_UUID, Clock, delivery_text, job
+
 from servicem8_connector.triggers import (
     AddonDelivery,
     DedupeStore,
@@ -22,7 +24,6 @@ from servicem8_connector.triggers import (
     parse_delivery,
     snapshot_of,
 )
-from triggers_testkit import CONNECTION_ID, JOB_UUID, Clock, delivery_text, job
 
 CASE8_CLIENT = "ffffffff-0000-4000-8000-000000000006"
 

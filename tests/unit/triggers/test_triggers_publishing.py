@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from triggers_testkit import ACCOUNT_UUID, CONNECTION_ID, completed_job, job
+
 from servicem8_connector.publishing import (
     MAX_REQUEST_BYTES,
     EventPublisher,
@@ -15,7 +17,6 @@ from servicem8_connector.publishing import (
     TriggerEvent,
 )
 from servicem8_connector.triggers import classify, snapshot_of
-from triggers_testkit import ACCOUNT_UUID, CONNECTION_ID, completed_job, job
 
 BUS = "servicem8-connector-triggers"
 

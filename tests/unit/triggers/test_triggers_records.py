@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from servicem8_connector.triggers import is_active, normalise_record, snapshot_of
 from triggers_testkit import COMPANY_UUID, JOB_UUID, QUEUE_WORKSHOP, company, queued_job
+
+from servicem8_connector.triggers import is_active, normalise_record, snapshot_of
 
 
 @pytest.mark.parametrize(

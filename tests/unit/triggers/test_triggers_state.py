@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from servicem8_connector.triggers import DedupeStore, SnapshotStore, StateUnavailable, snapshot_of
 from triggers_testkit import CONNECTION_ID, JOB_UUID, Clock, completed_job, job
+
+from servicem8_connector.triggers import DedupeStore, SnapshotStore, StateUnavailable, snapshot_of
 
 KEY = f"job_completed:{JOB_UUID}:2026-03-03 11:40:27"
 

@@ -5,25 +5,31 @@ while it merely stays there: the classifier compares the current record with the
 snapshot kept from last time. Without a snapshot it trusts only what ServiceM8 said
 happened: the event name, or the object delivery's ``changed_fields``.
 
-The five product triggers have their own detail-types ("New Job", "Job Completed", …).
-Every other ServiceM8 event webhook (``job.updated``, ``job.invoice_paid``, …) passes
-through unchanged as detail-type ``"ServiceM8 <event name>"``, e.g.
-``"ServiceM8 job.updated"``, with its event name as ``trigger``.
+Besides the five product triggers, an event webhook that names none of them
+(``job.updated``, ``job.invoice_paid``, …) passes through as its own occurrence; see
+:mod:`servicem8_connector.triggers.names` for the detail-type convention.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
+from servicem8_connector.triggers.names import (
+    CREATED_EVENTS,
+    PASSTHROUGH_PREFIX,
+    SERVICEM8_EVENTS,
+    Trigger,
+    detail_type_for,
+    object_for_event,
+    passes_through,
+)
 from servicem8_connector.triggers.records import (
     COMPLETED,
     is_active,
@@ -42,56 +48,6 @@ __all__ = [
     "detail_type_for",
     "object_for_event",
 ]
-
-PASSTHROUGH_PREFIX = "ServiceM8 "
-# Event names become part of a detail-type, so only well-formed ones pass through.
-_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-_MAX_EVENT_NAME = 100
-
-# FACTS.md §4.4: the 25 event webhooks ServiceM8 offers.
-SERVICEM8_EVENTS = frozenset({
-    "job.created", "job.updated", "job.status_changed", "job.completed", "job.queued",
-    "job.checked_in", "job.checked_out", "job.quote_sent", "job.quote_accepted",
-    "job.invoice_sent", "job.invoice_paid", "job.note_added", "job.photo_added",
-    "job.video_added", "job.badge_added", "job.badge_removed", "job.review_received",
-    "company.created", "company.updated", "form.response_created",
-    "inbox.message_received", "proposal.sent", "proposal.viewed",
-    "staff.clocked_on", "staff.clocked_off",
-})  # fmt: skip
-
-
-class Trigger(StrEnum):
-    """The five product triggers; the value is the ``trigger`` field subscribers see."""
-
-    NEW_JOB = "new_job"
-    JOB_COMPLETED = "job_completed"
-    JOB_QUEUED = "job_queued"
-    NEW_CLIENT = "new_client"
-    NEW_FORM_RESPONSE = "new_form_response"
-
-    @property
-    def detail_type(self) -> str:
-        return _DETAIL_TYPES[self]
-
-
-_DETAIL_TYPES = {
-    Trigger.NEW_JOB: "New Job",
-    Trigger.JOB_COMPLETED: "Job Completed",
-    Trigger.JOB_QUEUED: "Job Queued",
-    Trigger.NEW_CLIENT: "New Client",
-    Trigger.NEW_FORM_RESPONSE: "New Form Response",
-}
-# Events that name a product trigger; they never pass through on their own.
-_TRIGGER_EVENTS = {
-    "job.created": Trigger.NEW_JOB,
-    "job.completed": Trigger.JOB_COMPLETED,
-    "job.queued": Trigger.JOB_QUEUED,
-    "company.created": Trigger.NEW_CLIENT,
-    "form.response_created": Trigger.NEW_FORM_RESPONSE,
-}
-_CREATED_EVENTS = {"job": "job.created", "company": "company.created"}
-_CREATED_EVENTS["formresponse"] = "form.response_created"
-_EVENT_OBJECTS = {"form": "formresponse"}
 
 
 class FieldChange(TypedDict):
@@ -116,19 +72,6 @@ class Occurrence(BaseModel):
     dedupe_key: str
 
 
-def detail_type_for(trigger: Trigger | str) -> str:
-    """The EventBridge detail-type of a product trigger or a passed-through event name."""
-    if trigger in _DETAIL_TYPES:
-        return Trigger(trigger).detail_type
-    return f"{PASSTHROUGH_PREFIX}{trigger}"
-
-
-def object_for_event(event_type: str) -> str:
-    """The REST object an event's ``data`` is: ``job.completed`` → ``job``."""
-    prefix = event_type.split(".", 1)[0].lower()
-    return _EVENT_OBJECTS.get(prefix, prefix)
-
-
 @dataclass(frozen=True)
 class _Facts:
     """What is known about one record change, as the rules below need it."""
@@ -149,7 +92,7 @@ class _Facts:
     def created(self) -> bool:
         if not is_active(self.current):
             return False  # soft-deleted records are never new
-        if self.event_type is not None and self.event_type == _CREATED_EVENTS[self.object_name]:
+        if self.event_type is not None and self.event_type == CREATED_EVENTS[self.object_name]:
             return True
         if self.previous is not None:
             return False
@@ -190,8 +133,10 @@ def _job_completed(facts: _Facts) -> _Fired | None:
     elif not facts.reported("status", _COMPLETION_EVENTS):
         return None
     mark = facts.current.get("completion_date") or facts.current.get("edit_date")
-    changes = {"status": facts.change("status")}
-    changes["completion_date"] = facts.change("completion_date")
+    changes = {
+        "status": facts.change("status"),
+        "completion_date": facts.change("completion_date"),
+    }
     return Trigger.JOB_COMPLETED, changes, f"job_completed:{facts.uuid}:{mark or 'unknown'}"
 
 
@@ -208,8 +153,10 @@ def _job_queued(facts: _Facts) -> _Fired | None:
     elif not facts.reported("queue_uuid", frozenset({"job.queued"})):
         return None
     expiry = facts.current.get("queue_expiry_date") or "none"
-    changes = {"queue_uuid": facts.change("queue_uuid")}
-    changes["queue_expiry_date"] = facts.change("queue_expiry_date")
+    changes = {
+        "queue_uuid": facts.change("queue_uuid"),
+        "queue_expiry_date": facts.change("queue_expiry_date"),
+    }
     return Trigger.JOB_QUEUED, changes, f"job_queued:{facts.uuid}:{queue}:{expiry}"
 
 
@@ -262,7 +209,7 @@ def classify(
             if (found := rule(facts)) is not None:
                 trigger, changes, key = found
                 fired.append(_occurrence(trigger, name, uuid, current, changes, when, key))
-    if event_type is not None and _passes_through(event_type):
+    if event_type is not None and passes_through(event_type):
         changes = _snapshot_changes(previous, current)
         key = _passthrough_key(event_type, uuid, current, delivery_id)
         fired.append(_occurrence(event_type, name, uuid, current, changes, when, key))
@@ -288,12 +235,6 @@ def _occurrence(
         occurred_at=occurred_at,
         dedupe_key=dedupe_key,
     )
-
-
-def _passes_through(event_type: str) -> bool:
-    if event_type in _TRIGGER_EVENTS:
-        return False
-    return len(event_type) <= _MAX_EVENT_NAME and bool(_EVENT_NAME.match(event_type))
 
 
 def _snapshot_changes(
