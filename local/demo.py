@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,23 +36,40 @@ def heading(text: str) -> None:
     print(f"\n{text}", file=OUT, flush=True)
 
 
-def connect(env: LocalEnvironment, browser: httpx.Client) -> str:
-    """Follow every redirect by hand, as a browser would, and print each hop."""
+@dataclass(frozen=True)
+class Connected:
+    connection_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def connect(env: LocalEnvironment, browser: httpx.Client, quiet: bool = False) -> Connected:
+    """Follow every redirect by hand, as a browser would; then claim the API key."""
     url = f"{env.api_url}/connect"
     params = {"return_url": f"{env.app_url}/return", "reference": "demo-user-1"}
     response = browser.get(url, params=params)
     hops = 0
     while response.is_redirect and hops < 10:
         target = response.headers["location"]
-        say(f"{response.status_code} from {urlsplit(str(response.url)).path}",
-            f"→ {urlsplit(target).netloc}{urlsplit(target).path}")
+        if not quiet:
+            say(f"{response.status_code} from {urlsplit(str(response.url)).path}",
+                f"→ {urlsplit(target).netloc}{urlsplit(target).path}")
         response = browser.get(target)
         hops += 1
     response.raise_for_status()
     query = parse_qs(urlsplit(str(response.url)).query)
-    if "connection_id" not in query:
+    if "connection_id" not in query or "claim" not in query:
         raise SystemExit(f"connect failed: {response.status_code} {response.text[:300]}")
-    return query["connection_id"][0]
+    connection_id = query["connection_id"][0]
+    # The app's server, not the browser, trades the one-time claim for the API key.
+    claimed = httpx.post(f"{env.api_url}/connections/{connection_id}/api-key",
+                         json={"claim": query["claim"][0]}, timeout=30)
+    if claimed.status_code != 201:
+        raise SystemExit(f"claim failed: {claimed.status_code} {claimed.text[:300]}")
+    return Connected(connection_id, claimed.json()["api_key"])
 
 
 def call(api: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -89,11 +107,13 @@ def story(env: LocalEnvironment) -> int:
           file=OUT, flush=True)
     heading("1. Connect a ServiceM8 account")
     with httpx.Client(timeout=30) as browser:
-        connection_id = connect(env, browser)
+        connected = connect(env, browser)
+    connection_id = connected.connection_id
     say("connected", connection_id)
+    say("API key claimed", f"{connected.api_key[:9]}… (shown once; only its hash is kept)")
 
     base = f"/connections/{connection_id}"
-    with httpx.Client(base_url=env.api_url, timeout=30) as api:
+    with httpx.Client(base_url=env.api_url, timeout=30, headers=connected.headers) as api:
         heading("2. Act on the account through the API")
         client = call(api, "POST", f"{base}/clients",
                       json={"name": "Harbour View Plumbing", "address_city": "Brisbane"})

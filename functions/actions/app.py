@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from servicem8_connector import runtime
+from servicem8_connector.access import require_api_key
 from servicem8_connector.api_routes import (
     CONNECTION_ID,
     RECORD_UUID,
@@ -131,9 +132,14 @@ def delete_job(connection_id: ConnectionId, uuid: RecordUuid) -> DeletedAnswer:
     return DeletedAnswer.model_validate(runtime.actions().delete(connection_id, "jobs", uuid))
 
 
+@require_api_key(runtime.access)
+def _authorized(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric("ActionRequests", MetricUnit.Count, 1)
-    return app.resolve(event, context)
+    return _authorized(event, context)

@@ -20,7 +20,9 @@ install_problem_handlers(app)
 def connect() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
     started = runtime.connect_service().start(
-        return_url=query.get("return_url"), reference=query.get("reference")
+        return_url=query.get("return_url"),
+        reference=query.get("reference"),
+        reconnect=query.get("reconnect"),
     )
     cookie = Cookie(
         name=BROWSER_COOKIE,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Request, Response
 
 from local.emulator import control, rest, subscriptions
-from local.emulator.replies import api_error, edge_html_400, text_reply
+from local.emulator.replies import INTERSTITIAL_HTML, api_error, edge_html_400, text_reply
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -63,6 +63,8 @@ class EmulatorApp:
             return api_error(404)
         if faults.take_html_400():
             return edge_html_400()
+        if faults.take_html_200():
+            return text_reply(INTERSTITIAL_HTML, 200, "text/html")
         injected = faults.take_fail()
         if injected is not None:
             return api_error(injected)

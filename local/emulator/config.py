@@ -109,6 +109,8 @@ class EmulatorConfig:
     raw_quote_disables_filter: bool = True
     # Seconds the delivery worker waits for more changes before shuffling or batching.
     settle_seconds: float = 0.05
+    # Most entries kept in each of emu.requests / deliveries / handshakes.
+    log_limit: int = 10_000
     # Used in resource_url; None = URL of the running server, else http://127.0.0.1:8090.
     base_url: str | None = None
     clock: Callable[[], float] = time.time

@@ -57,12 +57,12 @@ def _route(emulator: Emulator, request: Request, body: dict[str, object]) -> Res
         return json_reply({"ok": True, "default_account_uuid": emulator.default_account_uuid})
     if method == "POST" and parts == ["wait"]:
         try:
-            emulator.wait_for_deliveries(float(body.get("timeout", 10.0)))  # type: ignore[arg-type]
+            emulator.wait_for_deliveries(float(str(body.get("timeout", 10.0))))
         except TimeoutError as exc:
             return _error(str(exc), 504)
         return json_reply({"ok": True})
     if method == "POST" and parts == ["clock"]:
-        emulator.advance_clock(float(body.get("advance", 0)))  # type: ignore[arg-type]
+        emulator.advance_clock(float(str(body.get("advance", 0))))
         return json_reply({"ok": True, "now": emulator.now()})
     if method == "POST" and parts == ["default-account"]:
         account_uuid = str(body["account_uuid"])

@@ -189,7 +189,9 @@ class DeliveryWorker:
                 and batch is not None
                 and batch.entries < per_delivery
             ):
-                batch.body["entry"] += delivery.body["entry"]  # type: ignore[operator]
+                entries, more = batch.body["entry"], delivery.body["entry"]
+                assert isinstance(entries, list) and isinstance(more, list)
+                entries.extend(more)
                 batch.entries += 1
                 continue
             if delivery.kind == "object" and delivery.attempt == 1:
@@ -206,6 +208,8 @@ class DeliveryWorker:
         subscription = self.emulator.subscriptions.by_uuid(delivery.subscription_uuid)
         if subscription is None or not subscription.active:
             return  # deleted, replaced or deactivated meanwhile: ServiceM8 sends nothing
+        # A replaced subscription (same object, new URL) receives what was still queued.
+        delivery.url = subscription.callback_url
         status: int | None = None
         error = ""
         if not is_loopback_url(delivery.url):

@@ -6,6 +6,7 @@ import copy
 import json
 import threading
 import uuid as uuid_lib
+from collections import deque
 
 from werkzeug.wrappers import Request
 
@@ -48,10 +49,12 @@ class Emulator:
     def _init_state(self) -> None:
         self._clock_offset = 0.0
         self._accounts_created = 0
-        self._requests: list[dict[str, object]] = []
-        self._deliveries: list[dict[str, object]] = []
-        self._handshakes: list[dict[str, object]] = []
-        self._dropped: list[dict[str, object]] = []
+        # Bounded: a long-running `make emulator` must not grow without limit.
+        limit = self.config.log_limit
+        self._requests: deque[dict[str, object]] = deque(maxlen=limit)
+        self._deliveries: deque[dict[str, object]] = deque(maxlen=limit)
+        self._handshakes: deque[dict[str, object]] = deque(maxlen=limit)
+        self._dropped: deque[dict[str, object]] = deque(maxlen=limit)
         self.default_account_uuid = self.add_account(
             self.config.default_account_name, self.config.default_timezone_name
         )
@@ -79,12 +82,13 @@ class Emulator:
     def add_account(
         self, name: str, timezone_name: str = "Australia/Brisbane", *, unpaid: bool = False
     ) -> str:
-        self._accounts_created += 1
-        number = self._accounts_created
-        account_uuid = str(uuid_lib.uuid5(_ACCOUNT_NAMESPACE, f"account-{number}"))
-        account = self.store.add_account(account_uuid, name, timezone_name)
-        account.unpaid = unpaid
         with self.store.lock:
+            # Numbered, not random, ids: the same accounts come back after reset().
+            self._accounts_created += 1
+            number = self._accounts_created
+            account_uuid = str(uuid_lib.uuid5(_ACCOUNT_NAMESPACE, f"account-{number}"))
+            account = self.store.add_account(account_uuid, name, timezone_name)
+            account.unpaid = unpaid
             seed_account(account, self.config.seed_records, 42 + number * 7919, self.now())
         return account_uuid
 
@@ -114,6 +118,11 @@ class Emulator:
         record_uuid = canonical_uuid(body.pop("uuid", None)) if "uuid" in record else None
         if "uuid" in record and record_uuid is None:
             raise ValueError("uuid must be a valid UUID")
+        if name == "vendor":
+            # One vendor record per account, keyed by the account uuid: always an update.
+            if record_uuid not in (None, account_uuid):
+                raise ValueError("the vendor record's uuid is the account uuid")
+            record_uuid = account_uuid
         table = self.store.table(account_uuid, name)
         creating = record_uuid is None or record_uuid not in table.rows
         values = validate_write(name, body, creating=creating, trusted=True)
@@ -178,22 +187,22 @@ class Emulator:
     @property
     def deliveries(self) -> list[dict[str, object]]:
         with self._log_lock:
-            return copy.deepcopy(self._deliveries)
+            return copy.deepcopy(list(self._deliveries))
 
     @property
     def requests(self) -> list[dict[str, object]]:
         with self._log_lock:
-            return copy.deepcopy(self._requests)
+            return copy.deepcopy(list(self._requests))
 
     @property
     def handshakes(self) -> list[dict[str, object]]:
         with self._log_lock:
-            return copy.deepcopy(self._handshakes)
+            return copy.deepcopy(list(self._handshakes))
 
     @property
     def dropped_deliveries(self) -> list[dict[str, object]]:
         with self._log_lock:
-            return copy.deepcopy(self._dropped)
+            return copy.deepcopy(list(self._dropped))
 
     def log_delivery(self, entry: dict[str, object]) -> None:
         with self._log_lock:

@@ -98,18 +98,20 @@ def _compare(record_value: object, term: Term) -> bool:
     # Numbers compare numerically ('1' equals 1, as the n8n node relies on); everything else,
     # including 'YYYY-MM-DD HH:MM:SS' dates, compares as text, which orders dates correctly.
     if left_number is not None and right_number is not None:
-        left: float | str = left_number
-        right: float | str = right_number
-    else:
-        left = "" if record_value is None else str(record_value)
-        right = term.value
-    if term.op == "eq":
+        return _apply(term.op, left_number, right_number)
+    left = "" if record_value is None else str(record_value)
+    return _apply(term.op, left, term.value)
+
+
+def _apply(op: str, left: float | str, right: float | str) -> bool:
+    if op == "eq":
         return left == right
-    if term.op == "ne":
+    if op == "ne":
         return left != right
-    if term.op == "gt":
-        return left > right  # type: ignore[operator]
-    return left < right  # type: ignore[operator]
+    if isinstance(left, str) or isinstance(right, str):
+        left_text, right_text = str(left), str(right)
+        return left_text > right_text if op == "gt" else left_text < right_text
+    return left > right if op == "gt" else left < right
 
 
 def matches(

@@ -18,6 +18,12 @@ EDGE_HTML_400 = (
     "</body>\r\n</html>\r\n"
 )
 
+# A 200 page an intermediary might serve instead of the API answer (PROBLEMS.md #6).
+INTERSTITIAL_HTML = (
+    "<!doctype html><html><head><title>Just a moment...</title></head>"
+    "<body><p>Checking your browser before accessing the site.</p></body></html>"
+)
+
 _STATUS_MESSAGES = {
     400: "An error occurred completing your request",
     401: UNAUTHORISED_MESSAGE,

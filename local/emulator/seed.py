@@ -19,111 +19,39 @@ from local.emulator.store import STATUS_STAMPS, Account, Record, format_utc, zon
 Insert = Callable[[str, Record], str]
 Stamp = Callable[[], str]
 
-_TRADES = (
-    "Plumbing",
-    "Electrical",
-    "Air Conditioning",
-    "Roofing",
-    "Carpentry",
-    "Painting",
-    "Landscaping",
-    "Pest Control",
-    "Tiling",
-    "Glazing",
-    "Fencing",
-    "Locksmiths",
-    "Solar",
-    "Pool Services",
-    "Gas Fitting",
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w.strip() for w in text.split("|"))
+
+
+_TRADES = _words(
+    "Plumbing|Electrical|Air Conditioning|Roofing|Carpentry|Painting|Landscaping|Pest Control"
+    "|Tiling|Glazing|Fencing|Locksmiths|Solar|Pool Services|Gas Fitting"
 )
-_SURNAMES = (
-    "Nguyen",
-    "Smith",
-    "Williams",
-    "Brown",
-    "Wilson",
-    "Taylor",
-    "Anderson",
-    "Thompson",
-    "Walker",
-    "Harris",
-    "Kelly",
-    "Murphy",
-    "Ryan",
-    "O'Connor",
-    "Papadopoulos",
-    "Singh",
-    "Chen",
-    "Rossi",
-    "Campbell",
-    "Mitchell",
-    "Stewart",
-    "Morrison",
-    "Fraser",
-    "Hughes",
+_SURNAMES = _words(
+    "Nguyen|Smith|Williams|Brown|Wilson|Taylor|Anderson|Thompson|Walker|Harris|Kelly|Murphy"
+    "|Ryan|O'Connor|Papadopoulos|Singh|Chen|Rossi|Campbell|Mitchell|Stewart|Morrison|Fraser"
+    "|Hughes"
 )
-_FIRST_NAMES = (
-    "Jack",
-    "Olivia",
-    "Liam",
-    "Charlotte",
-    "Noah",
-    "Amelia",
-    "Oliver",
-    "Isla",
-    "William",
-    "Mia",
-    "James",
-    "Grace",
-    "Lucas",
-    "Chloe",
-    "Ethan",
-    "Zoe",
-    "Mason",
-    "Ruby",
-    "Harper",
+_FIRST_NAMES = _words(
+    "Jack|Olivia|Liam|Charlotte|Noah|Amelia|Oliver|Isla|William|Mia|James|Grace|Lucas|Chloe"
+    "|Ethan|Zoe|Mason|Ruby|Harper"
 )
-_PREFIXES = ("Reliable", "Premier", "Coastal", "Metro", "Southern Cross", "Bayside", "Allround")
-_SUBURBS = (
-    ("Paddington", "QLD", "4064"),
-    ("Chermside", "QLD", "4032"),
-    ("Southport", "QLD", "4215"),
-    ("Toowong", "QLD", "4066"),
-    ("Indooroopilly", "QLD", "4068"),
-    ("Parramatta", "NSW", "2150"),
-    ("Bondi", "NSW", "2026"),
-    ("Newtown", "NSW", "2042"),
-    ("Penrith", "NSW", "2750"),
-    ("Fitzroy", "VIC", "3065"),
-    ("Geelong", "VIC", "3220"),
-    ("Box Hill", "VIC", "3128"),
-    ("Glenelg", "SA", "5045"),
-    ("Norwood", "SA", "5067"),
-    ("Fremantle", "WA", "6160"),
-    ("Joondalup", "WA", "6027"),
-    ("Sandy Bay", "TAS", "7005"),
-    ("Braddon", "ACT", "2612"),
-    ("Palmerston", "NT", "0830"),
-    ("Townsville City", "QLD", "4810"),
+_PREFIXES = _words("Reliable|Premier|Coastal|Metro|Southern Cross|Bayside|Allround")
+# (suburb, state, postcode)
+_SUBURBS = tuple(
+    tuple(entry.split(","))
+    for entry in _words(
+        "Paddington,QLD,4064|Chermside,QLD,4032|Southport,QLD,4215|Toowong,QLD,4066"
+        "|Indooroopilly,QLD,4068|Parramatta,NSW,2150|Bondi,NSW,2026|Newtown,NSW,2042"
+        "|Penrith,NSW,2750|Fitzroy,VIC,3065|Geelong,VIC,3220|Box Hill,VIC,3128"
+        "|Glenelg,SA,5045|Norwood,SA,5067|Fremantle,WA,6160|Joondalup,WA,6027"
+        "|Sandy Bay,TAS,7005|Braddon,ACT,2612|Palmerston,NT,0830|Townsville City,QLD,4810"
+    )
 )
-_STREETS = (
-    "George",
-    "Queen",
-    "Albert",
-    "Victoria",
-    "Station",
-    "Church",
-    "High",
-    "Park",
-    "Beach",
-    "Railway",
-    "King",
-    "Elizabeth",
-    "Wattle",
-    "Banksia",
-    "Jacaranda",
-    "Hill",
-    "Bridge",
+_STREETS = _words(
+    "George|Queen|Albert|Victoria|Station|Church|High|Park|Beach|Railway|King|Elizabeth"
+    "|Wattle|Banksia|Jacaranda|Hill|Bridge"
 )
 _STREET_TYPES = ("Street", "Road", "Avenue", "Parade", "Crescent", "Lane", "Drive", "Terrace")
 _JOBS = (
@@ -165,7 +93,12 @@ def _slug(name: str) -> str:
 
 
 def seed_account(account: Account, count: int, seed: int, now: float) -> None:
-    """Reference data (staff, queues, forms) always; `count` clients, contacts and jobs."""
+    """`count` clients (each with a contact) and jobs, plus staff, queues, forms, responses.
+
+    Nothing at all for count 0, so tests that start empty see only the vendor record.
+    """
+    if count <= 0:
+        return
     rng = random.Random(seed)
     zone = zone_for(account.timezone_name)
     local_now = datetime.fromtimestamp(now, zone).replace(tzinfo=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid as uuid_lib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -94,9 +95,9 @@ class SubscriptionRegistry:
                 if s.kind == "event" and s.account_uuid == account_uuid and s.name == event
             ]
 
-    def remove(self, predicate: object) -> int:
+    def remove(self, predicate: Callable[[Subscription], bool]) -> int:
         with self.lock:
-            doomed = [k for k, s in self._by_key.items() if predicate(s)]  # type: ignore[operator]
+            doomed = [k for k, s in self._by_key.items() if predicate(s)]
             for key in doomed:
                 del self._by_key[key]
             return len(doomed)
@@ -203,15 +204,15 @@ def _delete(emulator: Emulator, params: MultiDict[str, str], principal: Principa
             lambda s: s.account_uuid == account and s.kind == "object" and s.name == object_name
         )
     elif event:
-        emulator.subscriptions.remove(
-            lambda s: (
-                s.account_uuid == account
-                and s.kind == "event"
-                and s.name == event
-                and (not callback_url or s.callback_url == callback_url)
-                and (callback_url or not unique_id or s.unique_id == unique_id)
-            )
-        )
+
+        def same_event(s: Subscription) -> bool:
+            if s.account_uuid != account or s.kind != "event" or s.name != event:
+                return False
+            if callback_url:
+                return s.callback_url == callback_url
+            return not unique_id or s.unique_id == unique_id
+
+        emulator.subscriptions.remove(same_event)
     else:
         return webhook_failure(NO_OBJECT)
     return json_reply({"success": True})

@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +134,20 @@ class SysPath:
         self._added.clear()
 
 
-def purge_modules(dirs: Iterable[Path], names: Mapping[str, Any] | Iterable[str]) -> None:
-    """Forget handler modules and anything imported from ``dirs`` (next start = cold start).
+def purge_modules(
+    dirs: Iterable[Path], names: Iterable[str], keep: Container[str] = frozenset()
+) -> None:
+    """Forget handler modules and what they imported from ``dirs`` (next start = cold start).
 
     Module-level boto3 clients in those modules point at this stack's moto port; keeping them
-    would send the next stack's calls to a dead endpoint.
+    would send the next stack's calls to a dead endpoint.  Modules named in ``keep`` (those
+    imported before the stack started, e.g. by tests) are left alone.
     """
     roots = [str(d.resolve()) + os.sep for d in dirs]
     doomed = set(names)
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None) or ""
-        if any(file.startswith(root) for root in roots):
+        if name not in keep and any(file.startswith(root) for root in roots):
             doomed.add(name)
     for name in doomed:
         sys.modules.pop(name, None)

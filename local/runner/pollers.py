@@ -145,13 +145,22 @@ class SqsPoller(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
+        failing = False
         while not self._stop_event.is_set():
             try:
                 self.poll_once()
+                failing = False
             except Exception:
                 if self._stop_event.is_set():
                     break
-                log.warning("poller %s: receive failed", self.name, exc_info=True)
+                # once per failure streak: a wiped queue would otherwise log twice a second
+                log.log(
+                    logging.DEBUG if failing else logging.WARNING,
+                    "poller %s: receive failed",
+                    self.name,
+                    exc_info=True,
+                )
+                failing = True
                 time.sleep(0.5)
 
     def poll_once(self) -> None:

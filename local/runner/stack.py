@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STACK_NAME = "servicem8-connector-local"
 _NOISY_LOGGERS = ("werkzeug",)
+#: started stacks of this process (moto state is process-wide, so more than one is a hazard)
+_ACTIVE: list[LocalStack] = []
 
 
 class LocalStack:
@@ -71,6 +74,7 @@ class LocalStack:
         self._pollers: list[SqsPoller] = []
         self._timer: ScheduleTimer | None = None
         self._log_levels: dict[str, int] = {}
+        self._modules_before: frozenset[str] = frozenset()
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -87,6 +91,15 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
+        others = [s for s in _ACTIVE if s is not self]
+        if others:
+            log.warning(
+                "another LocalStack (%s) is running in this process; all in-process moto "
+                "servers share one state, so starting this one wipes that stack's resources",
+                others[0].stack_name,
+            )
+        _ACTIVE.append(self)
+        self._modules_before = frozenset(sys.modules)
         if self.quiet:
             for name in _NOISY_LOGGERS:
                 logger = logging.getLogger(name)
@@ -168,11 +181,14 @@ class LocalStack:
             self._moto = None
         self._env.restore()
         dirs = {d for f in self.functions.values() for d in [f.code_dir, *f.layer_dirs]}
-        purge_modules(dirs, [r.module_name for r in self._runtimes.values()])
+        names = [r.module_name for r in self._runtimes.values()]
+        purge_modules(dirs, names, keep=self._modules_before)
         self._paths.remove()
         for name, level in self._log_levels.items():
             logging.getLogger(name).setLevel(level)
         self._log_levels.clear()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
         self._started = False
 
     def __enter__(self) -> LocalStack:

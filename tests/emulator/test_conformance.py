@@ -328,7 +328,8 @@ def test_impersonation_with_unknown_staff_is_400(
         "message": "invalid_impersonation",
         "additionalDetails": "Invalid Staff Member Impersonation.",
     }
-    staff_uuid = emu.records(emu.default_account_uuid, "staff")[0]["uuid"]
+    staff = {"first": "Sam", "last": "Nguyen", "email": "sam@example.com"}
+    staff_uuid = emu.put_record(emu.default_account_uuid, "staff", staff)["uuid"]
     ok = client.get(JOB, headers={**auth, "x-impersonate-uuid": str(staff_uuid)})
     assert ok.status_code == 200
 

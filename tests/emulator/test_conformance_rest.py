@@ -465,3 +465,15 @@ def test_latency_fault_slows_answers(
     started = time.monotonic()
     client.get(JOB, headers=auth)
     assert time.monotonic() - started >= 0.2
+
+
+def test_html_200_interstitial_has_no_record_uuid(
+    emu: Emulator, client: httpx.Client, auth: dict[str, str]
+) -> None:
+    # PROBLEMS.md #6: a 2xx that is not the API's answer must not count as a successful write.
+    emu.faults.html_200_next = 1
+    answer = client.post(COMPANY, headers=auth, json={"name": "Maybe Created"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "x-record-uuid" not in answer.headers
+    assert emu.records(emu.default_account_uuid, "company") == []

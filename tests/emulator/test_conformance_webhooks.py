@@ -335,7 +335,7 @@ def test_job_lifecycle_events(
         "job.queued",
     ):
         subscribe_event(client, auth, event, receiver.url())
-    queue = emu.records(emu.default_account_uuid, "queue")[0]["uuid"]
+    queue = emu.put_record(emu.default_account_uuid, "queue", {"name": "Workshop"})["uuid"]
     job = new_job(client, auth)
     update_job(client, auth, job, queue_uuid=queue)
     update_job(client, auth, job, status="Completed")
@@ -367,7 +367,7 @@ def test_form_response_created_event_from_put_record(
 ) -> None:
     subscribe_event(client, auth, "form.response_created", receiver.url("/events"))
     subscribe_object(client, auth, "formresponse", "uuid", receiver.url("/objects"))
-    form = emu.records(emu.default_account_uuid, "form")[0]["uuid"]
+    form = emu.put_record(emu.default_account_uuid, "form", {"name": "JSA"})["uuid"]
     record = emu.put_record(
         emu.default_account_uuid,
         "formresponse",

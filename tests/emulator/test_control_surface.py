@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -122,6 +124,8 @@ def test_http_control_surface_drives_a_separately_started_emulator(receiver: Any
             assert faults["fail_next"] == [503]
             assert http.get("/api_1.0/job.json", headers=key).status_code == 503
             assert http.post("/_emulator/faults", json={"bogus": 1}).status_code == 400
+            bad = http.post("/_emulator/faults", json={"fail_next": ["x"]})
+            assert bad.status_code == 400
             requests_log = http.get("/_emulator/requests").json()
             assert all(not r["path"].startswith("/_emulator") for r in requests_log)
             assert http.post("/_emulator/reset").json()["ok"] is True
@@ -151,6 +155,8 @@ def test_seed_is_deterministic_and_realistic(make_emulator: Callable[..., Emulat
     assert queues == {"Workshop", "Parts on order"}
     assert first.records(first.default_account_uuid, "staff")
     assert first.records(first.default_account_uuid, "form")
+    empty = make_emulator(seed_records=0)
+    assert empty.records(empty.default_account_uuid, "queue") == []
     beta = first.add_account(name="Beta Plumbing")
     beta_jobs = {j["uuid"] for j in first.records(beta, "job")}
     assert len(beta_jobs) == 20 and not beta_jobs & {j["uuid"] for j in jobs_a}
@@ -207,3 +213,13 @@ def test_python_m_local_emulator_prints_banner_and_serves() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_put_record_on_vendor_updates_the_single_account_record(emu: Emulator) -> None:
+    account = emu.default_account_uuid
+    vendor = emu.put_record(account, "vendor", {"timezone_name": "Australia/Perth"})
+    assert vendor["uuid"] == account and len(emu.records(account, "vendor")) == 1
+    job = emu.put_record(account, "job", {"status": "Quote"})
+    perth_now = datetime.fromtimestamp(emu.now(), ZoneInfo("Australia/Perth")).replace(tzinfo=None)
+    stamped = datetime.strptime(str(job["edit_date"]), "%Y-%m-%d %H:%M:%S")
+    assert abs((stamped - perth_now).total_seconds()) < 5

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from local.demo import Connected, connect
 from local.environment import LocalEnvironment, LocalOptions
 
 
@@ -16,19 +18,20 @@ def local_env() -> Iterator[LocalEnvironment]:
 
 
 @pytest.fixture(scope="session")
-def connection_id(local_env: LocalEnvironment) -> str:
-    """One account connected through the whole redirect dance."""
-    import httpx
-
-    from local.demo import connect
-
+def connected(local_env: LocalEnvironment) -> Connected:
+    """One account connected through the whole redirect dance, its API key claimed."""
     with httpx.Client(timeout=30) as browser:
-        return connect(local_env, browser)
+        return connect(local_env, browser, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def connection_id(connected: Connected) -> str:
+    return connected.connection_id
 
 
 @pytest.fixture
-def api(local_env: LocalEnvironment) -> Iterator[object]:
-    import httpx
-
-    with httpx.Client(base_url=local_env.api_url, timeout=30) as client:
+def api(local_env: LocalEnvironment, connected: Connected) -> Iterator[httpx.Client]:
+    """The action API, authenticated as the owner of ``connected``."""
+    with httpx.Client(base_url=local_env.api_url, timeout=30,
+                      headers=connected.headers) as client:
         yield client

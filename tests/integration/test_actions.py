@@ -118,6 +118,12 @@ def test_unknown_connection_is_404(api: httpx.Client) -> None:
     assert_problem(response, 404, "not-found")
 
 
+def test_missing_api_key_is_401(local_env: LocalEnvironment, connection_id: str) -> None:
+    response = httpx.get(f"{local_env.api_url}/connections/{connection_id}/jobs")
+    assert_problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
 def test_non_json_body_is_a_problem(api: httpx.Client, connection_id: str) -> None:
     response = api.post(f"/connections/{connection_id}/clients", content=b"\xff\xfe{",
                         headers={"content-type": "application/json"})

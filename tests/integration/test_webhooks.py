@@ -37,16 +37,18 @@ def test_object_webhooks_when_event_webhooks_are_refused(local_env: LocalEnviron
     emulator.faults.update({"event_webhooks_enabled": False})
     try:
         with httpx.Client(timeout=30) as browser:
-            connection_id = connect(local_env, browser)
+            connected = connect(local_env, browser, quiet=True)
     finally:
         emulator.faults.update({"event_webhooks_enabled": True})
+    connection_id = connected.connection_id
     mine = [s for s in emulator.state()["subscriptions"]
             if s.get("callback_url") == route_url(local_env, connection_id)]
     assert {s.get("object") for s in mine} >= {"job", "company", "formresponse"}
 
     base = f"{local_env.api_url}/connections/{connection_id}"
-    job = httpx.post(f"{base}/jobs", json={"status": "Quote"}).json()["uuid"]
-    httpx.patch(f"{base}/jobs/{job}", json={"status": "Completed"})
+    auth = connected.headers
+    job = httpx.post(f"{base}/jobs", json={"status": "Quote"}, headers=auth).json()["uuid"]
+    httpx.patch(f"{base}/jobs/{job}", json={"status": "Completed"}, headers=auth)
     local_env.drain()
     events = subscriber_events(local_env, connection_id, want=2, timeout=10)
     kinds = sorted(e["detail-type"] for e in events if e["detail"]["record_uuid"] == job)
@@ -54,12 +56,12 @@ def test_object_webhooks_when_event_webhooks_are_refused(local_env: LocalEnviron
 
 
 def test_expired_token_is_refreshed_on_401(
-    local_env: LocalEnvironment, connection_id: str
+    local_env: LocalEnvironment, connection_id: str, api: httpx.Client
 ) -> None:
     emulator = local_env.emulator
     assert emulator is not None
     calls = emulator.token_calls
     emulator.advance_clock(3700)  # ServiceM8 now considers the access token expired
-    response = httpx.get(f"{local_env.api_url}/connections/{connection_id}/clients")
+    response = api.get(f"/connections/{connection_id}/clients")
     assert response.status_code == 200
     assert emulator.token_calls == calls + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 CONNECTION_ID = r"^con_[A-Za-z0-9_-]{16,64}$"
 RECORD_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -37,3 +37,44 @@ class ListAnswer(BaseModel):
 
     items: list[dict[str, Any]]
     count: int
+
+
+Trigger = Literal["new_job", "job_completed", "job_queued", "new_client", "new_form_response"]
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    claim: str = Field(min_length=20, max_length=200, description="The callback's claim code")
+
+
+class ApiKeyAnswer(BaseModel):
+    """Shown once: store it; only its hash is kept."""
+
+    connection_id: str
+    api_key: str
+
+
+class TriggersRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    triggers: list[Trigger] = Field(max_length=5, description="The triggers to keep on")
+
+
+class ConnectionAnswer(BaseModel):
+    connection_id: str
+    status: Literal["active", "reconnect_required"]
+    account_uuid: str
+    account_name: str
+    reference: str | None
+    scopes: list[str]
+    triggers: list[str]
+    subscriptions: dict[str, Any]
+    created_at: float
+    reconnect_url: str
+
+
+class DisconnectedAnswer(BaseModel):
+    connection_id: str
+    disconnected: bool
+    servicem8_subscriptions_removed: bool

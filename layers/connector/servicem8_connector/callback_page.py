@@ -37,6 +37,8 @@ def with_query(url: str, params: dict[str, str]) -> str:
 def callback_answer(result: ConnectResult) -> Response[str]:
     connection = result.connection
     params = {"connection_id": connection.connection_id}
+    if result.claim:
+        params["claim"] = result.claim
     if result.reference:
         params["reference"] = result.reference
     if result.return_url:
@@ -49,6 +51,7 @@ def callback_answer(result: ConnectResult) -> Response[str]:
     page = PAGE.format(
         account=html.escape(connection.account_name or connection.account_uuid),
         connection_id=html.escape(connection.connection_id),
+        claim=html.escape(result.claim or "(unchanged: this was a reconnect)"),
     )
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=page,
                     headers=PRIVATE_HEADERS, cookies=[EXPIRE_COOKIE])
@@ -61,5 +64,8 @@ code{{background:#f2f2f2;padding:.2rem .4rem;border-radius:.2rem}}</style></head
 <body><h1>ServiceM8 connected</h1>
 <p>The account <strong>{account}</strong> is now connected.</p>
 <p>Connection id: <code id="connection-id">{connection_id}</code></p>
-<p>You can close this window.</p></body></html>
+<p>Claim code (valid 10 minutes, once): <code id="claim">{claim}</code></p>
+<p>Exchange it for the connection's API key with
+<code>POST /connections/{connection_id}/api-key</code> and body
+<code>{{"claim": "&lt;claim code&gt;"}}</code>.</p></body></html>
 """

@@ -8,7 +8,6 @@ state must match. A callback without both never reaches the token endpoint.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from servicem8_connector.connections import (
     ConnectionSecrets,
     ConnectionStatus,
     ConnectionStore,
+    digest,
     new_connection_id,
     new_route_token,
 )
@@ -33,6 +33,7 @@ from servicem8_connector.settings import CONNECTOR_SCOPES, Settings
 from servicem8_connector.subscriptions import ALL_TRIGGERS, subscribe
 
 STATE_SECONDS = 600
+CLAIM_SECONDS = 600
 MAX_REFERENCE_CHARS = 200
 BROWSER_COOKIE = "sm8_connect"
 
@@ -57,10 +58,14 @@ class ConnectResult:
     connection: Connection
     return_url: str | None
     reference: str | None
+    claim: str | None  # exchanged once for the API key; None after a reconnect
+
+    def __repr__(self) -> str:
+        return f"ConnectResult(connection_id={self.connection.connection_id!r})"
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+def new_claim() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def return_url_allowed(url: str, allowed_prefixes: tuple[str, ...]) -> bool:
@@ -98,7 +103,9 @@ class ConnectService:
         self._servicem8_for = servicem8_for
         self._now = now
 
-    def start(self, *, return_url: str | None, reference: str | None) -> ConnectStart:
+    def start(
+        self, *, return_url: str | None, reference: str | None, reconnect: str | None = None
+    ) -> ConnectStart:
         if return_url and not return_url_allowed(return_url, self._settings.allowed_return_urls):
             raise ConnectRefused("return-url-not-allowed",
                                  "return_url is not on this deployment's allow-list")
@@ -108,11 +115,12 @@ class ConnectService:
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
         record = {
-            "pk": f"STATE#{_digest(state)}",
+            "pk": f"STATE#{digest(state)}",
             "sk": "-",
-            "browser": _digest(nonce),
+            "browser": digest(nonce),
             "return_url": return_url or "",
             "reference": reference or "",
+            "reconnect": reconnect or "",
             "expires_at": int(self._now()) + STATE_SECONDS,
         }
         self._db.put_item(TableName=self._settings.connector_table, Item=to_item(record))
@@ -128,7 +136,7 @@ class ConnectService:
         try:
             answer = self._db.delete_item(
                 TableName=self._settings.connector_table,
-                Key=to_item({"pk": f"STATE#{_digest(state)}", "sk": "-"}),
+                Key=to_item({"pk": f"STATE#{digest(state)}", "sk": "-"}),
                 ConditionExpression="attribute_exists(pk)",
                 ReturnValues="ALL_OLD",
             )
@@ -142,7 +150,7 @@ class ConnectService:
         if record["expires_at"] <= self._now():
             raise ConnectRefused("invalid-state", "the connect attempt expired; start again")
         if not browser_nonce or not secrets.compare_digest(
-            record["browser"], _digest(browser_nonce)
+            record["browser"], digest(browser_nonce)
         ):
             raise ConnectRefused("invalid-state",
                                  "the callback came from another browser than /connect")
@@ -160,10 +168,44 @@ class ConnectService:
         grant = self._oauth.exchange_code(
             code=code, redirect_uri=self._settings.callback_url, now=self._now()
         )
-        connection = self._create_connection(grant, reference)
-        return ConnectResult(connection=connection, return_url=return_url, reference=reference)
+        if record.get("reconnect"):
+            connection = self._reconnect(str(record["reconnect"]), grant)
+            return ConnectResult(connection, return_url, reference, claim=None)
+        claim = new_claim()
+        connection = self._create_connection(grant, reference, claim)
+        return ConnectResult(connection, return_url, reference, claim=claim)
 
-    def _create_connection(self, grant: TokenGrant, reference: str | None) -> Connection:
+    def _reconnect(self, connection_id: str, grant: TokenGrant) -> Connection:
+        """New tokens for an existing connection, only for the account it was made for."""
+        connection = self._store.get(connection_id)
+        if connection is None:
+            raise ConnectRefused("not-found", "no such connection to reconnect")
+        vendor = self._servicem8_for(grant.access_token).vendor()
+        if str(vendor["uuid"]) != connection.account_uuid:
+            raise ConnectRefused(
+                "account-mismatch",
+                "ServiceM8 answered for a different account than this connection's; "
+                "nothing was changed",
+            )
+        secrets_now = self._store.unseal(connection)
+        renewed = ConnectionSecrets(
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token or secrets_now.refresh_token,
+            route_token=secrets_now.route_token,
+        )
+        return self._store.update(
+            connection,
+            status=ConnectionStatus.ACTIVE,
+            sealed_secrets=self._store.seal(connection_id, renewed),
+            access_expires_at=grant.expires_at,
+            refreshed_at=self._now(),
+            refresh_lease_until=0.0,
+            scopes=grant.scopes or connection.scopes,
+        )
+
+    def _create_connection(
+        self, grant: TokenGrant, reference: str | None, claim: str
+    ) -> Connection:
         connection_id = new_connection_id()
         route_token = new_route_token()
         sealed = ConnectionSecrets(
@@ -186,6 +228,8 @@ class ConnectService:
             refreshed_at=now,
             sealed_secrets=self._store.seal(connection_id, sealed),
             triggers=ALL_TRIGGERS,
+            claim_hash=digest(claim),
+            claim_expires_at=now + CLAIM_SECONDS,
         )
         # Stored before subscribing: ServiceM8's challenge hits our receiver
         # during the subscribe call, and the receiver must find the route.

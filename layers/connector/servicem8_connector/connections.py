@@ -51,6 +51,10 @@ class Connection(BaseModel):
     sealed_secrets: str
     triggers: tuple[str, ...] = ()
     subscriptions: dict[str, Any] = {}
+    # sha256 of the connection's API key and of its one-time claim code; never the values.
+    api_key_hash: str = ""
+    claim_hash: str = ""
+    claim_expires_at: float = 0.0
 
 
 class ConnectionSecrets(BaseModel):
@@ -81,8 +85,13 @@ def new_route_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def digest(secret: str) -> str:
+    """What is stored in place of a secret: its SHA-256, hex."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def route_key(route_token: str) -> str:
-    return "ROUTE#" + hashlib.sha256(route_token.encode()).hexdigest()
+    return "ROUTE#" + digest(route_token)
 
 
 class ConnectionStore:
@@ -189,12 +198,16 @@ class ConnectionStore:
         return updated
 
     def delete(self, connection: Connection, route_token: str) -> None:
-        self._db.transact_write_items(
-            TransactItems=[
-                {"Delete": {"TableName": self._table,
-                            "Key": to_item({"pk": f"CONN#{connection.connection_id}",
-                                            "sk": "META"})}},
-                {"Delete": {"TableName": self._table,
-                            "Key": to_item({"pk": route_key(route_token), "sk": "-"})}},
-            ]
+        """Forget the connection: its route first, so no delivery is accepted meanwhile."""
+        self._db.delete_item(
+            TableName=self._table, Key=to_item({"pk": route_key(route_token), "sk": "-"})
         )
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"CONN#{connection.connection_id}"}),
+            ProjectionExpression="pk, sk",
+        ):
+            for item in page["Items"]:
+                self._db.delete_item(TableName=self._table, Key=item)

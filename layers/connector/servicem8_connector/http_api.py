@@ -8,6 +8,7 @@ so a client sees one error format however the request went wrong.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -41,7 +42,17 @@ def _invalid_request(error: RequestValidationError) -> Problem:
                    "the request does not match the API's schema", errors=errors)
 
 
-def install_problem_handlers(app: Any, reconnect_url: str | None = None) -> None:
+def reconnect_link(path: str | None) -> str | None:
+    """Where the user goes to reconnect the connection a request path names."""
+    match = re.match(r"^/connections/([^/]+)", path or "")
+    if match is None:
+        return None
+    from servicem8_connector import runtime
+
+    return f"{runtime.settings().connect_url()}?reconnect={match.group(1)}"
+
+
+def install_problem_handlers(app: Any) -> None:
     """Register the mapping from every exception to a problem+json answer."""
 
     def instance() -> str | None:
@@ -64,7 +75,7 @@ def install_problem_handlers(app: Any, reconnect_url: str | None = None) -> None
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _any(error: Exception) -> Response[str]:
-        problem = problem_for(error, reconnect_url=reconnect_url)
+        problem = problem_for(error, reconnect_url=reconnect_link(instance()))
         if problem.kind == "internal-error" and isinstance(error, ValueError):
             # Bodies Powertools cannot decode (bad UTF-8, a multipart without boundary).
             problem = Problem(400, "malformed-request", "Malformed request",

@@ -76,7 +76,8 @@ def problem_for(error: Exception, *, reconnect_url: str | None = None) -> Proble
     if isinstance(error, ConnectionGone):
         return not_found("no such connection")
     if isinstance(error, ConnectRefused):
-        return Problem(400, error.kind, "Connect request refused", error.detail)
+        status = {"account-mismatch": 409, "not-found": 404}.get(error.kind, 400)
+        return Problem(status, error.kind, "Connect request refused", error.detail)
     if isinstance(error, FilterError):
         return Problem(400, "invalid-filter", "Filter not accepted", str(error))
     if isinstance(error, ServiceM8Error):

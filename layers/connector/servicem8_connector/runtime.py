@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import httpx
 
+from servicem8_connector.access import ConnectionAccess
 from servicem8_connector.actions import Actions
 from servicem8_connector.connect import ConnectService
+from servicem8_connector.connection_admin import ConnectionAdmin
 from servicem8_connector.connections import ConnectionStore
 from servicem8_connector.intake import WebhookIntake
 from servicem8_connector.oauth import OAuthClient
@@ -115,6 +117,17 @@ def actions() -> Actions:
 
 
 @functools.cache
+def access() -> ConnectionAccess:
+    return ConnectionAccess(connection_store())
+
+
+@functools.cache
+def admin() -> ConnectionAdmin:
+    return ConnectionAdmin(settings(), store=connection_store(), tokens=token_manager(),
+                           servicem8_for=servicem8_for_connection)
+
+
+@functools.cache
 def intake() -> WebhookIntake:
     return WebhookIntake(
         connection_store(), aws("sqs"), queue_url=settings().delivery_queue_url
@@ -150,6 +163,6 @@ def maintenance() -> Maintenance:
 def reset() -> None:
     """Forget every built client (tests switch moto endpoints between cases)."""
     for cached in (settings, aws, http, app_secret, connection_store, token_manager,
-                   rate_budget, connect_service, actions, intake, processor,
+                   rate_budget, connect_service, actions, intake, processor, access, admin,
                    maintenance):
         cached.cache_clear()

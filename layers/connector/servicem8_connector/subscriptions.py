@@ -97,6 +97,42 @@ def _subscribe_objects(
     return {"mode": "object", "objects": objects, "triggers": triggers}
 
 
+def reconcile(
+    client: ServiceM8Client,
+    bookkeeping: dict[str, Any],
+    *,
+    triggers: Iterable[str],
+    callback_url: str,
+    unique_id: str,
+) -> dict[str, Any]:
+    """Move the subscriptions from what ``bookkeeping`` records to what ``triggers`` need.
+
+    Event mode adds and removes single events. Object mode re-subscribes each
+    object with the new union of fields, which replaces the old subscription in
+    one call, and deletes an object's subscription only when no enabled trigger
+    still watches it, so switching one trigger never interrupts another.
+    """
+    wanted = [t for t in ALL_TRIGGERS if t in set(triggers)]
+    if bookkeeping.get("mode") != "object":
+        current = dict(bookkeeping.get("events", {}))
+        needed = {EVENT_FOR_TRIGGER[t] for t in wanted}
+        for event in sorted(set(current) - needed):
+            client.unsubscribe({"event": event, "callback_url": callback_url})
+            current.pop(event)
+        missing = [t for t in wanted if current.get(EVENT_FOR_TRIGGER[t]) != "active"]
+        if missing:
+            added = subscribe(client, triggers=missing, callback_url=callback_url,
+                              unique_id=unique_id)
+            if added["mode"] == "object":
+                return _subscribe_objects(client, wanted, callback_url, unique_id)
+            current.update(added["events"])
+        return {"mode": "event", "events": current, "triggers": wanted}
+    objects = _subscribe_objects(client, wanted, callback_url, unique_id)
+    for object_name in set(bookkeeping.get("objects", {})) - set(objects["objects"]):
+        client.unsubscribe({"object": object_name})
+    return objects
+
+
 def unsubscribe(client: ServiceM8Client, bookkeeping: dict[str, Any], callback_url: str) -> None:
     """Remove exactly what :func:`subscribe` made for this connection."""
     if bookkeeping.get("mode") == "event":
