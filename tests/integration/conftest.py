@@ -17,11 +17,18 @@ def local_env() -> Iterator[LocalEnvironment]:
         yield env
 
 
+def connect_new_account(env: LocalEnvironment, name: str = "Test Plumbing") -> Connected:
+    """Connect a ServiceM8 account of its own, so tests do not share a rate budget."""
+    assert env.emulator is not None
+    env.emulator.default_account_uuid = env.emulator.add_account(name=name)
+    with httpx.Client(timeout=30) as browser:
+        return connect(env, browser, quiet=True)
+
+
 @pytest.fixture(scope="session")
 def connected(local_env: LocalEnvironment) -> Connected:
     """One account connected through the whole redirect dance, its API key claimed."""
-    with httpx.Client(timeout=30) as browser:
-        return connect(local_env, browser, quiet=True)
+    return connect_new_account(local_env, "Session Plumbing")
 
 
 @pytest.fixture(scope="session")

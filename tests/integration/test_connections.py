@@ -7,8 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from local.demo import Connected, connect
+from local.demo import Connected
 from local.environment import LocalEnvironment
+from tests.integration.conftest import connect_new_account
 
 RECORD = "00000000-0000-4000-8000-000000000001"
 ACTION_ROUTES = [
@@ -27,13 +28,11 @@ ACTION_ROUTES = [
 
 @pytest.fixture(scope="module")
 def other_tenant(local_env: LocalEnvironment) -> Connected:
-    with httpx.Client(timeout=30) as browser:
-        return connect(local_env, browser, quiet=True)
+    return connect_new_account(local_env, "Other Tenant Roofing")
 
 
 def fresh(local_env: LocalEnvironment) -> Connected:
-    with httpx.Client(timeout=30) as browser:
-        return connect(local_env, browser, quiet=True)
+    return connect_new_account(local_env)
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ACTION_ROUTES,

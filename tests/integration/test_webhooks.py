@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from local.demo import connect, subscriber_events
+from local.demo import subscriber_events
 from local.environment import LocalEnvironment
+from tests.integration.conftest import connect_new_account
 
 
 def route_url(env: LocalEnvironment, connection_id: str) -> str:
@@ -36,8 +37,7 @@ def test_object_webhooks_when_event_webhooks_are_refused(local_env: LocalEnviron
     assert emulator is not None
     emulator.faults.update({"event_webhooks_enabled": False})
     try:
-        with httpx.Client(timeout=30) as browser:
-            connected = connect(local_env, browser, quiet=True)
+        connected = connect_new_account(local_env, "Object Webhook Electrical")
     finally:
         emulator.faults.update({"event_webhooks_enabled": True})
     connection_id = connected.connection_id
@@ -60,6 +60,7 @@ def test_expired_token_is_refreshed_on_401(
 ) -> None:
     emulator = local_env.emulator
     assert emulator is not None
+    local_env.drain()  # nothing else may refresh meanwhile
     calls = emulator.token_calls
     emulator.advance_clock(3700)  # ServiceM8 now considers the access token expired
     response = api.get(f"/connections/{connection_id}/clients")
