@@ -40,6 +40,7 @@ def heading(text: str) -> None:
 class Connected:
     connection_id: str
     api_key: str
+    claim: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -69,7 +70,7 @@ def connect(env: LocalEnvironment, browser: httpx.Client, quiet: bool = False) -
                          json={"claim": query["claim"][0]}, timeout=30)
     if claimed.status_code != 201:
         raise SystemExit(f"claim failed: {claimed.status_code} {claimed.text[:300]}")
-    return Connected(connection_id, claimed.json()["api_key"])
+    return Connected(connection_id, claimed.json()["api_key"], query["claim"][0])
 
 
 def call(api: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

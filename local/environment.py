@@ -8,6 +8,7 @@ as they would talk to ServiceM8, and moto stands in for AWS.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,13 @@ class LocalOptions:
     seed_records: int = 0
     run_schedules_every: float | None = None
     emulator_config: dict[str, Any] = field(default_factory=dict)
+
+
+def _forget_connector_wiring() -> None:
+    """Drop clients a previous stack in this process built (tests start several)."""
+    runtime = sys.modules.get("servicem8_connector.runtime")
+    if runtime is not None:
+        runtime.reset()
 
 
 class LocalEnvironment:
@@ -75,6 +83,7 @@ class LocalEnvironment:
             run_schedules_every=options.run_schedules_every,
         )
         self.stack.start()
+        _forget_connector_wiring()
         self.sample_app = SampleApp(self.api_url, self.app_url)
         self._app_server = make_server(LOOPBACK, app_port, self.sample_app, threaded=True)
         threading.Thread(target=self._app_server.serve_forever, daemon=True).start()

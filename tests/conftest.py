@@ -26,3 +26,9 @@ for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_C
 os.environ.update(SAFE_ENV)
 
 pytest_plugins = ["tests.support.fixtures"]
+
+
+def pytest_sessionstart(session: object) -> None:
+    from tests.support import log_audit
+
+    log_audit.install()

@@ -119,7 +119,7 @@ def test_unknown_connection_is_404(api: httpx.Client) -> None:
 
 
 def test_missing_api_key_is_401(local_env: LocalEnvironment, connection_id: str) -> None:
-    response = httpx.get(f"{local_env.api_url}/connections/{connection_id}/jobs")
+    response = httpx.get(f"{local_env.api_url}/connections/{connection_id}/jobs", timeout=30)
     assert_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"].startswith("Bearer")
 

@@ -45,10 +45,10 @@ def test_another_tenants_key_gets_the_same_404_as_a_made_up_connection(
     assert local_env.emulator is not None
     seen = len(local_env.emulator.requests)
     theirs = httpx.request(method, f"{local_env.api_url}/connections/{connected.connection_id}/"
-                           f"{path}", json=body, headers=other_tenant.headers)
+                           f"{path}", json=body, headers=other_tenant.headers, timeout=30)
     made_up = httpx.request(method, f"{local_env.api_url}/connections/"
                             f"con_MadeUpMadeUpMadeUp00/{path}", json=body,
-                            headers=other_tenant.headers)
+                            headers=other_tenant.headers, timeout=30)
     assert theirs.status_code == made_up.status_code == 404
     assert theirs.json() | {"instance": None} == made_up.json() | {"instance": None}
     assert len(local_env.emulator.requests) == seen, "ServiceM8 must not be called"
@@ -62,8 +62,8 @@ def test_claim_works_once(local_env: LocalEnvironment) -> None:
         back = browser.get(consent.headers["location"])
     query = parse_qs(urlsplit(back.headers["location"]).query)
     url = f"{local_env.api_url}/connections/{query['connection_id'][0]}/api-key"
-    first = httpx.post(url, json={"claim": query["claim"][0]})
-    second = httpx.post(url, json={"claim": query["claim"][0]})
+    first = httpx.post(url, json={"claim": query["claim"][0]}, timeout=30)
+    second = httpx.post(url, json={"claim": query["claim"][0]}, timeout=30)
     assert first.status_code == 201
     assert first.json()["api_key"].startswith("sm8c_")
     assert second.status_code == 404
@@ -72,11 +72,11 @@ def test_claim_works_once(local_env: LocalEnvironment) -> None:
 def test_describe_and_turn_a_trigger_off(local_env: LocalEnvironment) -> None:
     owner = fresh(local_env)
     url = f"{local_env.api_url}/connections/{owner.connection_id}"
-    described = httpx.get(url, headers=owner.headers).json()
+    described = httpx.get(url, headers=owner.headers, timeout=30).json()
     assert described["status"] == "active"
     assert len(described["triggers"]) == 5
     changed = httpx.put(f"{url}/triggers", headers=owner.headers,
-                        json={"triggers": ["new_job", "job_completed"]})
+                        json={"triggers": ["new_job", "job_completed"]}, timeout=30)
     assert changed.status_code == 200, changed.text
     assert sorted(changed.json()["subscriptions"]["events"]) == ["job.completed", "job.created"]
 
@@ -87,16 +87,16 @@ def test_disconnect_stops_webhooks_and_actions(local_env: LocalEnvironment) -> N
     callback_urls = {s["callback_url"] for s in local_env.emulator.state()["subscriptions"]
                      if owner.connection_id in str(s.get("unique_id"))}
     url = f"{local_env.api_url}/connections/{owner.connection_id}"
-    answer = httpx.delete(url, headers=owner.headers)
+    answer = httpx.delete(url, headers=owner.headers, timeout=30)
     assert answer.status_code == 200
     assert answer.json()["servicem8_subscriptions_removed"] is True
     remaining = {s["callback_url"] for s in local_env.emulator.state()["subscriptions"]}
     assert not callback_urls & remaining
     for callback_url in callback_urls:
         late = httpx.post(callback_url, json={"id": "smwe_x", "type": "job.created",
-                                              "data": {"uuid": RECORD}})
+                                              "data": {"uuid": RECORD}}, timeout=30)
         assert late.status_code == 404
-    assert httpx.get(f"{url}/jobs", headers=owner.headers).status_code == 404
+    assert httpx.get(f"{url}/jobs", headers=owner.headers, timeout=30).status_code == 404
 
 
 def test_reconnect_with_another_account_changes_nothing(local_env: LocalEnvironment) -> None:
@@ -116,5 +116,5 @@ def test_reconnect_with_another_account_changes_nothing(local_env: LocalEnvironm
     assert answer.status_code == 409
     assert answer.json()["type"] == "/problems/account-mismatch"
     described = httpx.get(f"{local_env.api_url}/connections/{owner.connection_id}",
-                          headers=owner.headers).json()
+                          headers=owner.headers, timeout=30).json()
     assert described["account_uuid"] == original

@@ -80,7 +80,8 @@ def test_callback_from_another_browser_is_refused(local_env: LocalEnvironment) -
 
 @pytest.mark.parametrize("state", ["", "made-up-state"], ids=["missing", "unknown"])
 def test_missing_or_unknown_state_is_400(local_env: LocalEnvironment, state: str) -> None:
-    response = httpx.get(f"{local_env.api_url}/callback", params={"code": "x", "state": state})
+    response = httpx.get(f"{local_env.api_url}/callback",
+                         params={"code": "x", "state": state}, timeout=30)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
 

@@ -20,14 +20,14 @@ def route_url(env: LocalEnvironment, connection_id: str) -> str:
 
 def test_handshake_echoes_the_challenge(local_env: LocalEnvironment, connection_id: str) -> None:
     response = httpx.post(route_url(local_env, connection_id),
-                          data={"mode": "subscribe", "challenge": "c-123"})
+                          data={"mode": "subscribe", "challenge": "c-123"}, timeout=30)
     assert response.status_code == 200 and response.text == "c-123"
 
 
 def test_unknown_route_token_is_404_and_enqueues_nothing(local_env: LocalEnvironment) -> None:
     url = f"{local_env.api_url}/webhooks/servicem8/{'x' * 43}"
-    delivery = httpx.post(url, json={"id": "smwe_1", "type": "job.created", "data": {}})
-    challenge = httpx.post(url, data={"mode": "subscribe", "challenge": "c-1"})
+    delivery = httpx.post(url, json={"id": "smwe_1", "type": "job.created", "data": {}}, timeout=30)
+    challenge = httpx.post(url, data={"mode": "subscribe", "challenge": "c-1"}, timeout=30)
     assert delivery.status_code == challenge.status_code == 404
     assert "c-1" not in challenge.text
 
@@ -47,8 +47,9 @@ def test_object_webhooks_when_event_webhooks_are_refused(local_env: LocalEnviron
 
     base = f"{local_env.api_url}/connections/{connection_id}"
     auth = connected.headers
-    job = httpx.post(f"{base}/jobs", json={"status": "Quote"}, headers=auth).json()["uuid"]
-    httpx.patch(f"{base}/jobs/{job}", json={"status": "Completed"}, headers=auth)
+    job = httpx.post(f"{base}/jobs", json={"status": "Quote"}, headers=auth,
+                     timeout=30).json()["uuid"]
+    httpx.patch(f"{base}/jobs/{job}", json={"status": "Completed"}, headers=auth, timeout=30)
     local_env.drain()
     events = subscriber_events(local_env, connection_id, want=2, timeout=10)
     kinds = sorted(e["detail-type"] for e in events if e["detail"]["record_uuid"] == job)

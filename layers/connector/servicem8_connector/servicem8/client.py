@@ -12,6 +12,7 @@ What it promises (FACTS.md §2, §4):
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid as uuid_lib
@@ -32,6 +33,8 @@ from servicem8_connector.servicem8.errors import (
 from servicem8_connector.servicem8.filters import Filter
 
 REST_PREFIX = "/api_1.0"
+# httpx logs every request URL at INFO; webhook URLs carry route tokens, so keep it quiet.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
