@@ -105,6 +105,24 @@ EVERY_OPERATION = (400, 404, 422, 500)
 AUTHENTICATED = (401,)
 WITH_BODY = (415,)
 REACHES_SERVICEM8 = (402, 403, 409, 429, 502, 503)
+# The handler answers 422 nothing-to-update for an empty PATCH body; say so in the contract.
+AT_LEAST_ONE_FIELD = ("ClientUpdate", "JobUpdate")
+SUMMARIES = {
+    "claim_api_key": "Trade the callback's claim code for the connection's API key (once)",
+    "describe": "Describe the connection",
+    "set_triggers": "Choose which triggers the connection publishes",
+    "disconnect": "Disconnect: remove ServiceM8 subscriptions and forget the tokens",
+    "create_client": "Create a client",
+    "list_clients": "List clients (every page)",
+    "retrieve_client": "Retrieve a client",
+    "update_client": "Update a client's fields",
+    "delete_client": "Delete a client (soft: active = 0)",
+    "create_job": "Create a job",
+    "list_jobs": "List jobs (every page)",
+    "retrieve_job": "Retrieve a job",
+    "update_job": "Update a job's fields",
+    "delete_job": "Delete a job (soft: active = 0)",
+}
 SECURITY_SCHEME = {
     "type": "http",
     "scheme": "bearer",
@@ -121,16 +139,21 @@ def project_version() -> str:
 def load_function_app(function: str) -> ModuleType:
     """Import ``functions/<function>/app.py`` under a name of its own."""
     function_dir = ROOT / "functions" / function
-    for path in (str(LIBRARY), str(function_dir)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    if str(LIBRARY) not in sys.path:
+        sys.path.insert(0, str(LIBRARY))
     name = f"_openapi_function_{function}"
     spec = importlib.util.spec_from_file_location(name, function_dir / "app.py")
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {function_dir / 'app.py'}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    # As in Lambda, the function's own directory is importable while it loads;
+    # it is taken off again so another function's modules cannot shadow it.
+    sys.path.insert(0, str(function_dir))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(function_dir))
     return module
 
 
@@ -197,6 +220,10 @@ def _document_operation(path: str, method: str, operation: dict[str, Any]) -> No
             "Location": {"description": "The new record's path", "schema": {"type": "string"}}
         }
     claim = method == "post" and path.endswith("/api-key")
+    handler = next((name for name in SUMMARIES
+                    if operation.get("operationId", "").startswith(f"{name}_")), None)
+    if handler is not None:
+        operation["summary"] = SUMMARIES[handler]
     operation["security"] = [] if claim else [{"bearerAuth": []}]
     operation["tags"] = [_tag(path)]
 
@@ -218,6 +245,8 @@ def build_spec() -> dict[str, Any]:
                 _document_operation(path, method, operation)
     components = spec.setdefault("components", {})
     _drop_unused_schemas(spec)
+    for name in AT_LEAST_ONE_FIELD:
+        components["schemas"][name]["minProperties"] = 1
     components["schemas"]["Problem"] = PROBLEM_SCHEMA
     components["securitySchemes"] = {"bearerAuth": SECURITY_SCHEME}
     components["responses"] = {

@@ -34,6 +34,7 @@ from servicem8_connector.subscriptions import ALL_TRIGGERS, subscribe
 
 STATE_SECONDS = 600
 CLAIM_SECONDS = 600
+CHALLENGE_WINDOW_SECONDS = 120
 MAX_REFERENCE_CHARS = 200
 BROWSER_COOKIE = "sm8_connect"
 
@@ -230,6 +231,7 @@ class ConnectService:
             triggers=ALL_TRIGGERS,
             claim_hash=digest(claim),
             claim_expires_at=now + CLAIM_SECONDS,
+            challenge_window_until=now + CHALLENGE_WINDOW_SECONDS,
         )
         # Stored before subscribing: ServiceM8's challenge hits our receiver
         # during the subscribe call, and the receiver must find the route.

@@ -10,7 +10,7 @@ from servicem8_connector.connections import Connection, ConnectionStore
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import ServiceM8Error
 from servicem8_connector.settings import Settings
-from servicem8_connector.subscriptions import reconcile, unsubscribe
+from servicem8_connector.subscriptions import expect_challenges, reconcile, unsubscribe
 from servicem8_connector.tokens import TokenManager
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class ConnectionAdmin:
 
     def set_triggers(self, connection: Connection, triggers: list[str]) -> dict[str, Any]:
         callback_url = self._settings.webhook_url(self._tokens.secrets(connection).route_token)
+        connection = expect_challenges(self._store, connection)
         bookkeeping = reconcile(
             self._servicem8_for(connection.connection_id),
             connection.subscriptions,

@@ -55,6 +55,8 @@ class Connection(BaseModel):
     api_key_hash: str = ""
     claim_hash: str = ""
     claim_expires_at: float = 0.0
+    # Handshakes are answered only while we are subscribing (see intake.py).
+    challenge_window_until: float = 0.0
 
 
 class ConnectionSecrets(BaseModel):

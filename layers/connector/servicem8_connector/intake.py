@@ -35,6 +35,14 @@ NOT_FOUND = IntakeAnswer(
 )
 
 
+UNEXPECTED_CHALLENGE = IntakeAnswer(
+    403,
+    json.dumps({"type": "/problems/unexpected-challenge", "title": "Unexpected challenge",
+                "status": 403, "detail": "this connection is not subscribing right now"}),
+    "application/problem+json",
+)
+
+
 def challenge_of(body: str, content_type: str | None) -> str | None:
     """The challenge of a ``mode=subscribe`` handshake (FACTS.md §4.2), else None."""
     if "json" in (content_type or "") or "mode=" not in body:
@@ -70,7 +78,7 @@ class WebhookIntake:
             return NOT_FOUND
         challenge = challenge_of(body, content_type)
         if challenge is not None:
-            return IntakeAnswer(200, challenge, "text/plain")
+            return self._handshake(connection_id, challenge)
         message = {
             "connection_id": connection_id,
             "received_at": self._now(),
@@ -79,3 +87,10 @@ class WebhookIntake:
         }
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message))
         return IntakeAnswer(200, json.dumps({"received": True}), "application/json")
+
+    def _handshake(self, connection_id: str, challenge: str) -> IntakeAnswer:
+        """Echo only while this connection is subscribing: a stray challenge proves nothing."""
+        connection = self._store.get(connection_id)
+        if connection is None or connection.challenge_window_until <= self._now():
+            return UNEXPECTED_CHALLENGE
+        return IntakeAnswer(200, challenge, "text/plain")

@@ -18,7 +18,7 @@ from servicem8_connector.connections import Connection, ConnectionStatus, Connec
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import ReconnectRequired, ServiceM8Error
 from servicem8_connector.settings import Settings
-from servicem8_connector.subscriptions import subscribe
+from servicem8_connector.subscriptions import expect_challenges, subscribe
 from servicem8_connector.tokens import TokenManager
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class Maintenance:
         if healthy:
             report.tally["SubscriptionsHealthy"] += 1
             return
+        connection = expect_challenges(self._store, connection)
         bookkeeping = subscribe(client, triggers=connection.triggers,
                                 callback_url=callback_url, unique_id=connection.connection_id)
         latest = self._store.get(connection.connection_id) or connection

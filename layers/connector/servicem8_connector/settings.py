@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Names of the environment variables, as template.yaml's Globals set them.
 CONNECTOR_TABLE_ENV = "CONNECTOR_TABLE"
-IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE"
 TOKEN_KEY_ID_ENV = "TOKEN_KEY_ID"
 EVENT_BUS_NAME_ENV = "EVENT_BUS_NAME"
 DELIVERY_QUEUE_URL_ENV = "DELIVERY_QUEUE_URL"
@@ -42,7 +41,6 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     connector_table: str
-    idempotency_table: str
     token_key_id: str
     event_bus_name: str
     delivery_queue_url: str
@@ -70,7 +68,6 @@ class Settings(BaseModel):
         allowed = env.get(ALLOWED_RETURN_URLS_ENV, "")
         return cls(
             connector_table=env[CONNECTOR_TABLE_ENV],
-            idempotency_table=env[IDEMPOTENCY_TABLE_ENV],
             token_key_id=env[TOKEN_KEY_ID_ENV],
             event_bus_name=env[EVENT_BUS_NAME_ENV],
             delivery_queue_url=env[DELIVERY_QUEUE_URL_ENV],

@@ -10,9 +10,11 @@ subscription for an object replaces the first (FACTS.md §4.1, PROBLEMS #7).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from servicem8_connector.connections import Connection, ConnectionStore
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import (
     RejectedByServiceM8,
@@ -40,6 +42,13 @@ OBJECT_FIELDS_FOR_TRIGGER: dict[str, tuple[str, tuple[str, ...]]] = {
     "new_client": ("company", ("uuid",)),
     "new_form_response": ("formresponse", ("uuid",)),
 }
+
+
+def expect_challenges(store: ConnectionStore, connection: Connection) -> Connection:
+    """Open the short window in which the receiver answers ServiceM8's handshakes."""
+    from servicem8_connector.connect import CHALLENGE_WINDOW_SECONDS
+
+    return store.update(connection, challenge_window_until=time.time() + CHALLENGE_WINDOW_SECONDS)
 
 
 def object_fields(triggers: Iterable[str]) -> dict[str, list[str]]:
