@@ -77,6 +77,7 @@ class FuzzReport:
     operations: Counter[str] = field(default_factory=Counter)
     aimed_at_real_connection: int = 0
     failures: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
     servicem8_calls: int = 0
     reconnections: int = 0
     seconds: float = 0.0
@@ -89,8 +90,9 @@ class FuzzReport:
     def failure_count(self) -> int:
         return sum(self.failures.values())
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, example: str = "") -> None:
         self.failures[message] += 1
+        self.examples.setdefault(message, example)
 
     def summary(self) -> str:
         rate = self.cases / self.seconds if self.seconds else 0.0
@@ -106,7 +108,7 @@ class FuzzReport:
             "cases by operation:",
             *(f"  {count:>6}  {label}" for label, count in sorted(self.operations.items())),
             f"contract failures    {self.failure_count}",
-            *(f"  {count:>6}  {failure}"
+            *(f"  {count:>6}  {failure}\n          e.g. {self.examples[failure]}"
               for failure, count in self.failures.most_common(MAX_FAILURES_SHOWN)),
         ]
         return "\n".join(lines)
