@@ -98,7 +98,8 @@ def generated_block() -> str:
         lines.append("    Type: AWS::EventSchemas::Schema\n")
         lines.append("    Properties:\n")
         lines.append("      RegistryName: !GetAtt TriggerSchemaRegistry.RegistryName\n")
-        lines.append(f"      SchemaName: {json.dumps(schema['x-source'] + '@' + _name(schema['title']))}\n")
+        schema_name = f"{schema['x-source']}@{_name(schema['title'])}"
+        lines.append(f"      SchemaName: {json.dumps(schema_name)}\n")
         lines.append("      Type: OpenApi3\n")
         lines.append(f"      Description: {json.dumps(schema['description'][:256])}\n")
         lines.append(f"      Content: {json.dumps(content)}\n")

@@ -43,6 +43,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 
 from local.demo import Connected
 from local.environment import ROOT, LocalEnvironment, LocalOptions
@@ -169,6 +170,17 @@ def problem_errors(status: int, content_type: str | None, text: str) -> list[str
     return errors
 
 
+def describe(case: Any, response: Any = None) -> str:
+    """One failing case, to reproduce it (the Authorization header is never shown)."""
+    headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    body = case.body if not isinstance(case.body, bytes) else case.body[:200]
+    shown = (f"{case.operation.method.upper()} {case.formatted_path} query={case.query!r} "
+             f"headers={headers!r} media_type={case.media_type!r} body={body!r}")[:600]
+    if response is not None:
+        shown += f" → {response.status_code} {response.text[:300]!r}"
+    return shown
+
+
 class Fuzzer:
     """Runs generated cases through the stack's gateway, in-process, and judges the answers."""
 
@@ -189,7 +201,10 @@ class Fuzzer:
         """Point the case at a real connection and its key, most of the time."""
         owner = self.accounts.next()
         params = case.path_parameters
-        real = bool(params and "connection_id" in params and self.rng.random() < REAL_CONNECTION)
+        # A case whose path is the part made invalid keeps it: that is what it tests.
+        negated_path = case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH)
+        real = bool(params and "connection_id" in params and not negated_path
+                    and self.rng.random() < REAL_CONNECTION)
         if real:
             params["connection_id"] = owner.connection_id
             known = self.accounts.records.get(owner.connection_id)
@@ -217,21 +232,24 @@ class Fuzzer:
             response = case.call(app=self.app)
         except Exception as error:  # an exception out of the WSGI app is a crash
             self.report.statuses[599] += 1
-            self.report.fail(f"{label}: the gateway raised {type(error).__name__}")
+            self.report.fail(f"{label}: the gateway raised {type(error).__name__}",
+                             describe(case))
             return
         status = response.status_code
         self.report.statuses[status] += 1
         if status >= 400:
             content_type = (response.headers.get("content-type") or [None])[0]
             for message in problem_errors(status, content_type, response.text):
-                self.report.fail(f"{label}: {message}")
+                self.report.fail(f"{label}: {message}", describe(case, response))
         try:
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
             for failure in group.exceptions:
-                self.report.fail(f"{label} → {status}: {failure.code} {failure.title}")
+                self.report.fail(f"{label} → {status}: {failure.code} {failure.title}",
+                                 describe(case, response))
         except AssertionError as error:
-            self.report.fail(f"{label} → {status}: {str(error).splitlines()[0]}")
+            self.report.fail(f"{label} → {status}: {str(error).splitlines()[0]}",
+                             describe(case, response))
         self.remember(case, status, response, owner)
 
     def remember(self, case: Any, status: int, response: Any, owner: Connected) -> None:

@@ -3,7 +3,14 @@
 Order matters for "exactly once": occurrences are claimed, published, marked,
 and only then is the record's snapshot stored. A crash anywhere before the
 snapshot write makes the retry classify the same edge again, and the claim
-already marked published keeps it from going out twice.
+already marked published keeps it from going out twice. A claim still pending
+(its holder may have died before publishing) holds the snapshot back: the
+delivery is retried rather than stored past an edge that never went out.
+
+Object deliveries carry no values, so each costs a fetch. Notifications for a
+record that changed before a finished fetch of it began (by more than a clock
+margin) were covered by that fetch: they are skipped, so a burst of changes to
+one record costs one call of the account's budget, not one per change.
 """
 
 from __future__ import annotations
@@ -16,16 +23,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from servicem8_connector.connections import Connection, ConnectionStatus, ConnectionStore
-from servicem8_connector.dynamo import to_item
+from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
 from servicem8_connector.publishing import EventPublisher, PublishError, TriggerEvent
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import RecordNotFound
 from servicem8_connector.triggers import (
     AddonDelivery,
     DedupeStore,
+    Entry,
     EventDelivery,
     ObjectDelivery,
     Occurrence,
@@ -36,10 +45,19 @@ from servicem8_connector.triggers import (
     parse_delivery,
     snapshot_of,
 )
+from servicem8_connector.triggers.state import _dedupe_key  # one layout of the claim items
 
 logger = logging.getLogger(__name__)
 PARKED_SECONDS = 7 * 24 * 3600
 UNNAMED_OBJECTS = ("company", "job", "formresponse")
+# Entry times are whole seconds of ServiceM8's clock; the margin absorbs that, clock skew
+# and replica lag, so only changes clearly older than a fetch count as seen by it.
+FETCH_COVERS_AFTER_SECONDS = 6.0
+FETCHED_MARK_SECONDS = 3600
+
+
+class ClaimHeld(Exception):
+    """Another attempt claimed an occurrence and has not published it: retry the delivery."""
 
 
 class QueuedDelivery(BaseModel):
@@ -60,6 +78,7 @@ class Outcome:
     parked: str | None = None
     dropped: str | None = None
     fetches: int = 0
+    coalesced: int = 0
     detail_types: list[str] = field(default_factory=list)
 
 
@@ -71,6 +90,7 @@ class _Seen:
     changed_fields: list[str] | None
     occurred_at: datetime | None
     delivery_id: str | None
+    fetched_at: float | None = None  # when the fetch that returned ``record`` began
 
 
 class DeliveryProcessor:
@@ -118,6 +138,9 @@ class DeliveryProcessor:
             return outcome
         for seen in self._records(connection, delivery, outcome):
             self._classify_and_publish(connection, seen, outcome)
+            if seen.fetched_at is not None:
+                self._mark_fetched(connection, str(seen.record.get("uuid") or ""),
+                                   seen.fetched_at)
         return outcome
 
     def _records(
@@ -138,14 +161,48 @@ class DeliveryProcessor:
         candidates = (delivery.object.lower(),) if delivery.object else UNNAMED_OBJECTS
         seen: list[_Seen] = []
         fetched: dict[str, tuple[str, dict[str, Any]] | None] = {}
+        started: dict[str, float] = {}
         for entry in delivery.entries:
             if entry.uuid not in fetched:  # one fetch per record, however many entries
+                if self._covered(connection, entry):
+                    outcome.coalesced += 1
+                    continue
+                started[entry.uuid] = self._now()
                 fetched[entry.uuid] = self._find(connection, candidates, entry.uuid, outcome)
             found = fetched[entry.uuid]
             if found is not None:
                 seen.append(_Seen(found[0], found[1], None, entry.changed_fields,
-                                  entry.time, None))
+                                  entry.time, None, started[entry.uuid]))
         return seen
+
+    def _covered(self, connection: Connection, entry: Entry) -> bool:
+        """A finished fetch of this record began after the entry's change: it saw it."""
+        if entry.time is None:
+            return False
+        answer = self._db.get_item(
+            TableName=self._table, Key=to_item(_fetched_key(connection.connection_id, entry.uuid)),
+            ConsistentRead=True,
+        )
+        fetched_at = from_item(answer.get("Item") or {}).get("fetched_at")
+        changed_at = entry.time.timestamp()
+        return isinstance(fetched_at, (int, float)) and \
+            fetched_at >= changed_at + FETCH_COVERS_AFTER_SECONDS
+
+    def _mark_fetched(self, connection: Connection, uuid: str, fetched_at: float) -> None:
+        """Written only once the fetched record is classified, published and stored."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item(_fetched_key(connection.connection_id, uuid)),
+                UpdateExpression="SET fetched_at = :at, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(fetched_at) OR fetched_at < :at",
+                ExpressionAttributeValues=to_item(
+                    {":at": fetched_at, ":expires": int(fetched_at) + FETCHED_MARK_SECONDS}
+                ),
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):  # a newer fetch is marked already
+                raise
 
     def _find(
         self, connection: Connection, candidates: tuple[str, ...], uuid: str, outcome: Outcome
@@ -177,7 +234,7 @@ class DeliveryProcessor:
             occurred_at=seen.occurred_at,
             delivery_id=seen.delivery_id,
         )
-        claimed = self._claim(connection, occurrences, outcome)
+        claimed, held = self._claim(connection, occurrences, outcome)
         if claimed:
             events = [
                 TriggerEvent.from_occurrence(
@@ -189,19 +246,33 @@ class DeliveryProcessor:
             self._publish(connection, claimed, events)
             outcome.published += len(events)
             outcome.detail_types.extend(e.detail_type for e in events)
+        if held:
+            # The holder may have died before PutEvents: storing the snapshot now would
+            # hide the edge from its retry. Come back once it is published or stale.
+            raise ClaimHeld(f"{len(held)} occurrence(s) claimed elsewhere, not yet published")
         self._snapshots.put(connection.connection_id, seen.object_name, uuid,
                             snapshot_of(seen.object_name, seen.record))
 
     def _claim(
         self, connection: Connection, occurrences: list[Occurrence], outcome: Outcome
-    ) -> list[Occurrence]:
-        claimed = []
+    ) -> tuple[list[Occurrence], list[Occurrence]]:
+        """The occurrences this attempt may publish, and those another attempt holds."""
+        claimed, held = [], []
         for occurrence in occurrences:
             if self._dedupe.claim(connection.connection_id, occurrence.dedupe_key):
                 claimed.append(occurrence)
-            else:
+            elif self._published(connection.connection_id, occurrence.dedupe_key):
                 outcome.duplicates += 1
-        return claimed
+            else:
+                held.append(occurrence)
+        return claimed, held
+
+    def _published(self, connection_id: str, key: str) -> bool:
+        answer = self._db.get_item(
+            TableName=self._table, Key=to_item(_dedupe_key(connection_id, key)),
+            ConsistentRead=True,
+        )
+        return from_item(answer.get("Item") or {}).get("state") == "published"
 
     def _publish(
         self, connection: Connection, claimed: list[Occurrence], events: list[TriggerEvent]
@@ -231,6 +302,10 @@ class DeliveryProcessor:
         }
         self._db.put_item(TableName=self._table, Item=to_item(item))
         logger.info("delivery parked", extra={"reason": reason[:200]})
+
+
+def _fetched_key(connection_id: str, uuid: str) -> dict[str, str]:
+    return {"pk": f"CONN#{connection_id}", "sk": f"FETCHED#{uuid.lower()}"}
 
 
 def _parse_time(text: str | None) -> datetime | None:
