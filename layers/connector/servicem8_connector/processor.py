@@ -153,7 +153,7 @@ class DeliveryProcessor:
                 return []
             if len(record) <= 2:  # only an id: fetch the record the event is about
                 record = self._fetch(connection, object_name, str(record["uuid"]), outcome) or {}
-            when = _parse_time(delivery.created_at)
+            when = parse_event_time(delivery.created_at)
             return [_Seen(object_name, record, delivery.type, None, when, delivery.id)] if record \
                 else []
         assert isinstance(delivery, (ObjectDelivery, AddonDelivery))
@@ -308,7 +308,7 @@ def _fetched_key(connection_id: str, uuid: str) -> dict[str, str]:
     return {"pk": f"CONN#{connection_id}", "sk": f"FETCHED#{uuid.lower()}"}
 
 
-def _parse_time(text: str | None) -> datetime | None:
+def parse_event_time(text: str | None) -> datetime | None:
     if not text:
         return None
     for parse in (datetime.fromisoformat,
