@@ -1,8 +1,9 @@
 """GET /connect: send the app's user to ServiceM8's consent page."""
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -12,6 +13,7 @@ from servicem8_connector.http_api import install_problem_handlers
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
 
@@ -44,5 +46,7 @@ def connect() -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    metrics.add_metric(name="ConnectRequests", unit=MetricUnit.Count, value=1)
     return app.resolve(event, context)

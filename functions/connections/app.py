@@ -2,10 +2,11 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from servicem8_connector import runtime
@@ -22,6 +23,7 @@ from servicem8_connector.http_api import install_problem_handlers
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_problem_handlers(app)
 
@@ -65,6 +67,12 @@ def disconnect(connection_id: ConnectionId) -> DisconnectedAnswer:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
-@require_api_key(runtime.access, exempt=_claiming)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="ConnectionRequests", unit=MetricUnit.Count, value=1)
+    return _authorized(event, context)
+
+
+@require_api_key(runtime.access, exempt=_claiming)
+def _authorized(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -22,6 +22,7 @@ batch = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_method(capture_response=False)
 def handle_delivery(record: SQSRecord) -> None:
     message = decode_message(record.body)
+    logger.set_correlation_id(message.correlation_id or record.message_id)
     logger.append_keys(connection_id=message.connection_id, delivery=record.message_id)
     outcome = runtime.processor().process(message)
     metrics.add_metric("TriggersPublished", MetricUnit.Count, outcome.published)

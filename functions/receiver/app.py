@@ -18,7 +18,8 @@ install_problem_handlers(app)
 def receive(route_token: str) -> Response[str]:
     event = app.current_event
     answer = runtime.intake().receive(
-        route_token, event.decoded_body or "", event.headers.get("content-type")
+        route_token, event.decoded_body or "", event.headers.get("content-type"),
+        correlation_id=event.request_context.request_id,
     )
     return Response(status_code=answer.status, content_type=answer.content_type,
                     body=answer.body)

@@ -70,7 +70,9 @@ class WebhookIntake:
         self._queue_url = queue_url
         self._now = now
 
-    def receive(self, route_token: str, body: str, content_type: str | None) -> IntakeAnswer:
+    def receive(
+        self, route_token: str, body: str, content_type: str | None, correlation_id: str = ""
+    ) -> IntakeAnswer:
         if not route_token or len(route_token) > MAX_ROUTE_TOKEN_CHARS:
             return NOT_FOUND
         connection_id = self._store.connection_for_route(route_token)
@@ -84,6 +86,7 @@ class WebhookIntake:
             "received_at": self._now(),
             "content_type": content_type or "",
             "body": body,
+            "correlation_id": correlation_id,
         }
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message))
         return IntakeAnswer(200, json.dumps({"received": True}), "application/json")

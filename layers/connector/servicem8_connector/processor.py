@@ -67,6 +67,7 @@ class QueuedDelivery(BaseModel):
     received_at: float
     content_type: str = ""
     body: str
+    correlation_id: str = ""  # the receiver's request id: one id from webhook to event
 
 
 @dataclass

@@ -22,10 +22,13 @@ from servicem8_connector.oauth import OAuthClient
 from servicem8_connector.processor import DeliveryProcessor
 from servicem8_connector.ratebudget import RateBudget
 from servicem8_connector.servicem8.client import ServiceM8Client, new_http_client
+from servicem8_connector.servicem8.errors import ServiceM8Error
 from servicem8_connector.settings import Settings
 from servicem8_connector.tokens import TokenManager
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+
     from servicem8_connector.maintenance import Maintenance
 
 
@@ -72,8 +75,26 @@ def connection_store() -> ConnectionStore:
 
 
 @functools.cache
+def metrics() -> Metrics:
+    """Powertools' metrics buffer, shared with the handler that flushes it."""
+    from aws_lambda_powertools import Metrics
+
+    return Metrics()
+
+
+def count(name: str) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _count_servicem8_error(error: ServiceM8Error) -> None:
+    count("ServiceM8Throttled" if error.status == 429 else "ServiceM8Errors")
+
+
+@functools.cache
 def token_manager() -> TokenManager:
-    return TokenManager(connection_store(), oauth())
+    return TokenManager(connection_store(), oauth(), on_refresh=lambda: count("TokenRefreshes"))
 
 
 @functools.cache
@@ -92,12 +113,14 @@ def servicem8_for_connection(connection_id: str) -> ServiceM8Client:
         access_token=lambda: tokens.access_token(connection_id),
         refresh=lambda: tokens.refresh_after_rejection(connection_id),
         spend_budget=lambda: budget.spend(account_uuid),
+        on_error=_count_servicem8_error,
     )
 
 
 def servicem8_for_token(access_token: str) -> ServiceM8Client:
     """A client for the first calls of a connection that is not stored yet."""
-    return ServiceM8Client(http(), api_url=settings().api_url, access_token=lambda: access_token)
+    return ServiceM8Client(http(), api_url=settings().api_url, access_token=lambda: access_token,
+                           on_error=_count_servicem8_error)
 
 
 @functools.cache
@@ -163,6 +186,6 @@ def maintenance() -> Maintenance:
 def reset() -> None:
     """Forget every built client (tests switch moto endpoints between cases)."""
     for cached in (settings, aws, http, app_secret, connection_store, token_manager,
-                   rate_budget, connect_service, actions, intake, processor, access, admin,
+                   rate_budget, connect_service, actions, intake, processor, access, admin, metrics,
                    maintenance):
         cached.cache_clear()

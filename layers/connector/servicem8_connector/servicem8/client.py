@@ -68,6 +68,7 @@ class ServiceM8Client:
         refresh: forces a token refresh after a 401; None means no second chance.
         spend_budget: called before each request to take one call from the
             account's rate budget; raises ``RetryLater`` when it is spent.
+        on_error: told of every failed attempt (metrics), retried or not.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class ServiceM8Client:
         spend_budget: Callable[[], None] | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_error: Callable[[ServiceM8Error], None] | None = None,
     ) -> None:
         self._http = http
         self._api_url = api_url.rstrip("/")
@@ -88,6 +90,7 @@ class ServiceM8Client:
         self._spend_budget = spend_budget
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._on_error = on_error
 
     # --- records -------------------------------------------------------------
     def get(self, object_name: str, record_uuid: str) -> dict[str, Any]:
@@ -181,6 +184,8 @@ class ServiceM8Client:
                 error = _classify(response)
             except httpx.TransportError as exc:
                 error = RetryLater(f"ServiceM8 did not answer: {type(exc).__name__}")
+            if self._on_error is not None:
+                self._on_error(error)
             if isinstance(error, ReconnectRequired) and not refreshed and self._refresh:
                 refreshed = True
                 self._refresh()
