@@ -188,21 +188,8 @@ class ConnectService:
                 "ServiceM8 answered for a different account than this connection's; "
                 "nothing was changed",
             )
-        secrets_now = self._store.unseal(connection)
-        renewed = ConnectionSecrets(
-            access_token=grant.access_token,
-            refresh_token=grant.refresh_token or secrets_now.refresh_token,
-            route_token=secrets_now.route_token,
-        )
-        return self._store.update(
-            connection,
-            status=ConnectionStatus.ACTIVE,
-            sealed_secrets=self._store.seal(connection_id, renewed),
-            access_expires_at=grant.expires_at,
-            refreshed_at=self._now(),
-            refresh_lease_until=0.0,
-            scopes=grant.scopes or connection.scopes,
-        )
+        return self._store.store_grant(connection, grant, self._now(),
+                                       status=ConnectionStatus.ACTIVE)
 
     def _create_connection(
         self, grant: TokenGrant, reference: str | None, claim: str

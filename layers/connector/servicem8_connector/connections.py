@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
+from servicem8_connector.oauth import TokenGrant
 
 
 class ConnectionStatus(StrEnum):
@@ -198,6 +199,30 @@ class ConnectionStore:
                 raise StaleConnection(connection.connection_id) from error
             raise
         return updated
+
+    def store_grant(
+        self, connection: Connection, grant: TokenGrant, now: float, **changes: Any
+    ) -> Connection:
+        """Seal a new grant's tokens in place of the old ones, and end any refresh lease.
+
+        A rotated refresh token replaces the old one; when none came back the old
+        one is kept (FACTS.md §1.5).
+        """
+        current = self.unseal(connection)
+        renewed = ConnectionSecrets(
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token or current.refresh_token,
+            route_token=current.route_token,
+        )
+        return self.update(
+            connection,
+            sealed_secrets=self.seal(connection.connection_id, renewed),
+            access_expires_at=grant.expires_at,
+            refreshed_at=now,
+            refresh_lease_until=0.0,
+            scopes=grant.scopes or connection.scopes,
+            **changes,
+        )
 
     def delete(self, connection: Connection, route_token: str) -> None:
         """Forget the connection: its route first, so no delivery is accepted meanwhile."""

@@ -117,20 +117,7 @@ class TokenManager:
             raise
         if self._on_refresh is not None:
             self._on_refresh()
-        # Keep the old refresh token when none came back; a rotated one replaces it.
-        renewed = ConnectionSecrets(
-            access_token=grant.access_token,
-            refresh_token=grant.refresh_token or current.refresh_token,
-            route_token=current.route_token,
-        )
-        return self._store.update(
-            leased,
-            sealed_secrets=self._store.seal(leased.connection_id, renewed),
-            access_expires_at=grant.expires_at,
-            refreshed_at=self._now(),
-            refresh_lease_until=0.0,
-            scopes=grant.scopes or leased.scopes,
-        )
+        return self._store.store_grant(leased, grant, self._now())
 
     def _wait_for_newer(self, seen: Connection) -> Connection:
         deadline = self._now() + WAIT_SECONDS
