@@ -7,7 +7,7 @@ SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test local emulator lint typecheck validate build chaos bench clean help
+.PHONY: demo test local emulator lint typecheck validate build chaos bench clean help openapi fuzz
 
 help:
 	@echo "make demo      the whole story on a local stack (no AWS, no Docker)"
@@ -17,6 +17,8 @@ help:
 	@echo "make lint      ruff and mypy"
 	@echo "make validate  sam validate, sam validate --lint, cfn-lint with serverless rules"
 	@echo "make build     sam build (no Docker needed)"
+	@echo "make openapi   regenerate openapi.json from the API's routes"
+	@echo "make fuzz      10,000 schemathesis cases against the local stack (CASES=...)"
 
 $(VENV)/.installed: requirements-dev.txt layers/connector/requirements.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
@@ -51,6 +53,12 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed
 
 build: $(SAM_VENV)/.installed
 	@PATH="$$(dirname $$(scripts/find-python.sh)):$$PATH" $(SAM) build
+
+openapi: $(VENV)/.installed
+	@$(PY) -m local.openapi
+
+fuzz: $(VENV)/.installed
+	@$(PY) -m tests.contract.fuzzing --cases $${CASES:-10000}
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

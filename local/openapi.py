@@ -215,7 +215,7 @@ def _document_operation(path: str, method: str, operation: dict[str, Any]) -> No
     responses.pop("422", None)  # Powertools' HTTPValidationError shape: never sent
     for status in _statuses(path, method, operation):
         responses[str(status)] = {"$ref": f"#/components/responses/{PROBLEMS[status][0]}"}
-    if "201" in responses:
+    if "201" in responses and _tag(path) != "connections":
         responses["201"]["headers"] = {
             "Location": {"description": "The new record's path", "schema": {"type": "string"}}
         }

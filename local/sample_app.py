@@ -1,15 +1,35 @@
 """A stand-in for the app that uses the connector: a start page and a return page.
 
 Only for the local stack: it shows a person where a real app would send its
-user to connect, and where the callback sends them back.
+user to connect, and where the callback sends them back. It also serves the
+API's contract: ``/openapi.json`` and a Swagger UI at ``/docs`` whose script and
+stylesheet come from the installed Powertools package (no CDN: nothing is
+fetched from outside). Swagger UI's "Try it out" goes through ``/api/``, which
+passes requests on to the local API, so the browser stays on one origin.
 """
 
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 from werkzeug.wrappers import Request, Response
+
+SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
+SWAGGER_ASSETS = {
+    "/docs/swagger-ui-bundle.js": ("swagger-ui-bundle.min.js", "text/javascript"),
+    "/docs/swagger-ui.css": ("swagger-ui.min.css", "text/css"),
+}
+DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>ServiceM8 connector API</title><link rel="stylesheet" href="/docs/swagger-ui.css">
+</head><body><div id="swagger-ui"></div><script src="/docs/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true});
+</script></body></html>"""
+# Hop-by-hop and length headers are the proxy's own business, not the API's.
+NOT_PASSED_ON = {"host", "content-length", "connection", "transfer-encoding"}
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;
@@ -29,6 +49,14 @@ class SampleApp:
         request = Request(environ)
         if request.path == "/return":
             response = self._returned(request)
+        elif request.path == "/openapi.json":
+            response = self._spec()
+        elif request.path == "/docs":
+            response = Response(DOCS_PAGE, content_type="text/html")
+        elif request.path in SWAGGER_ASSETS:
+            response = self._swagger_asset(request.path)
+        elif request.path.startswith("/api/"):
+            response = self._pass_on(request)
         else:
             response = self._start()
         return response(environ, start_response)
@@ -39,8 +67,33 @@ class SampleApp:
             "<h1>Example app</h1><p>Connect your ServiceM8 account to this app.</p>"
             f'<p><a class="button" id="connect" href="{self.api_url}/connect?{query}">'
             "Connect ServiceM8</a></p>"
+            '<p><a id="api-docs" href="/docs">API reference</a> (Swagger UI)</p>'
         )
         return Response(PAGE.format(title="Example app", body=body), content_type="text/html")
+
+    def _spec(self) -> Response:
+        """The committed contract, with this stack's proxy as its server."""
+        spec = json.loads(SPEC_PATH.read_text())
+        spec["servers"] = [{"url": f"{self.own_url}/api", "description": "this local stack"}]
+        return Response(json.dumps(spec), content_type="application/json")
+
+    def _swagger_asset(self, path: str) -> Response:
+        from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+        name, content_type = SWAGGER_ASSETS[path]
+        asset = Path(swagger_ui.__file__).parent / name
+        return Response(asset.read_bytes(), content_type=content_type)
+
+    def _pass_on(self, request: Request) -> Response:
+        """Swagger UI's requests, on to the API (same origin for the browser)."""
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in NOT_PASSED_ON}
+        target = str(request.environ.get("RAW_URI") or request.full_path).removeprefix("/api")
+        answer = httpx.request(
+            request.method, f"{self.api_url}{target}",
+            headers=headers, content=request.get_data(), timeout=30,
+        )
+        return Response(answer.content, status=answer.status_code,
+                        content_type=answer.headers.get("content-type"))
 
     def _returned(self, request: Request) -> Response:
         values = {k: request.args.get(k, "") for k in ("connection_id", "reference", "error")}

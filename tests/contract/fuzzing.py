@@ -62,7 +62,7 @@ CHECKS = [
 ]
 # Share of the cases each kind of request gets (the rest are as generated).
 REAL_CONNECTION = 0.8
-REAL_RECORD = 0.5
+REAL_RECORD = 0.7
 VALID_KEY = 0.85
 POSITIVE_SHARE = 0.6
 # Each successful disconnect costs a fresh connection: fewer cases for that route.
@@ -75,7 +75,7 @@ MAX_PASSES = 4
 class FuzzReport:
     cases: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
-    operations: Counter[str] = field(default_factory=Counter)
+    operations: dict[str, Counter[int]] = field(default_factory=dict)
     aimed_at_real_connection: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
@@ -106,8 +106,10 @@ class FuzzReport:
             "answers by status:",
             *(f"  {status}  {count}" for status, count in sorted(self.statuses.items())),
             f"5xx answers          {self.server_errors}",
-            "cases by operation:",
-            *(f"  {count:>6}  {label}" for label, count in sorted(self.operations.items())),
+            "cases by operation (answers by status):",
+            *(f"  {sum(counts.values()):>6}  {label:<52} "
+              + " ".join(f"{status}:{n}" for status, n in sorted(counts.items()))
+              for label, counts in sorted(self.operations.items())),
             f"contract failures    {self.failure_count}",
             *(f"  {count:>6}  {failure}\n          e.g. {self.examples[failure]}"
               for failure, count in self.failures.most_common(MAX_FAILURES_SHOWN)),
@@ -226,17 +228,18 @@ class Fuzzer:
         owner, aimed = self.aim(case)
         label = f"{case.operation.method.upper()} {case.operation.path}"
         self.report.cases += 1
-        self.report.operations[label] += 1
         self.report.aimed_at_real_connection += aimed
         try:
             response = case.call(app=self.app)
         except Exception as error:  # an exception out of the WSGI app is a crash
             self.report.statuses[599] += 1
+            self.report.operations.setdefault(label, Counter())[599] += 1
             self.report.fail(f"{label}: the gateway raised {type(error).__name__}",
                              describe(case))
             return
         status = response.status_code
         self.report.statuses[status] += 1
+        self.report.operations.setdefault(label, Counter())[status] += 1
         if status >= 400:
             content_type = (response.headers.get("content-type") or [None])[0]
             for message in problem_errors(status, content_type, response.text):
@@ -293,8 +296,9 @@ class Fuzzer:
                 examples = max(1, math.ceil(missing * weight / total_weight))
                 self.run_operation(operation, mode, examples, seed + 1000 * attempt + index)
                 if progress:
+                    elapsed = time.monotonic() - started
                     progress(f"{self.report.cases:>6} cases, {self.report.server_errors} 5xx, "
-                             f"{time.monotonic() - started:.0f} s  ({operation.label} {mode.value})")
+                             f"{elapsed:.0f} s  ({operation.label} {mode.value})")
         self.report.servicem8_calls = len(self.env.emulator.requests) - calls_before
         self.report.seconds = time.monotonic() - started
         return self.report

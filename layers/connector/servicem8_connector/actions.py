@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid as uuid_lib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Literal
 
 from servicem8_connector.problems import Problem
 from servicem8_connector.records import RequestBody
 from servicem8_connector.servicem8.client import ServiceM8Client
+from servicem8_connector.servicem8.errors import MissingScope
 from servicem8_connector.servicem8.filters import Filter
 from servicem8_connector.triggers.records import normalise_record
 
@@ -20,17 +21,55 @@ OBJECT_FOR_RESOURCE: dict[str, str] = {"clients": "company", "jobs": "job"}
 MAX_LIST_BYTES = 5_500_000
 IDEMPOTENCY_NAMESPACE = uuid_lib.UUID("5d0a4c1e-3c39-4b8e-9a4f-0f3f6e3c8a11")
 
+Action = Literal["create", "retrieve", "update", "delete", "list"]
+# FACTS.md §1.7: the scopes ServiceM8 demands for each action's calls. Update and delete
+# read the record first, so they need the read scope too; job creation has its own scope.
+SCOPES_FOR_ACTION: dict[tuple[Action, Resource], tuple[str, ...]] = {
+    ("create", "clients"): ("manage_customers",),
+    ("retrieve", "clients"): ("read_customers",),
+    ("list", "clients"): ("read_customers",),
+    ("update", "clients"): ("read_customers", "manage_customers"),
+    ("delete", "clients"): ("read_customers", "manage_customers"),
+    ("create", "jobs"): ("create_jobs",),
+    ("retrieve", "jobs"): ("read_jobs",),
+    ("list", "jobs"): ("read_jobs",),
+    ("update", "jobs"): ("read_jobs", "manage_jobs"),
+    ("delete", "jobs"): ("read_jobs", "manage_jobs"),
+}
+
 
 def record_uuid_for(connection_id: str, idempotency_key: str) -> str:
     """The same key always creates the same record uuid, so a retry cannot duplicate."""
     return str(uuid_lib.uuid5(IDEMPOTENCY_NAMESPACE, f"{connection_id}\n{idempotency_key}"))
 
 
-class Actions:
-    """Runs an action for one connection; ``servicem8_for`` builds its client."""
+def missing_scope(granted: Collection[str], action: Action, resource: Resource) -> str | None:
+    """The first scope the action needs that ``granted`` lacks; None when all are there."""
+    return next((s for s in SCOPES_FOR_ACTION[(action, resource)] if s not in granted), None)
 
-    def __init__(self, servicem8_for: Callable[[str], ServiceM8Client]) -> None:
+
+class Actions:
+    """Runs an action for one connection; ``servicem8_for`` builds its client.
+
+    ``scopes_for`` returns the scopes a connection was granted (empty when unknown);
+    given, an action the grant cannot cover is refused without calling ServiceM8.
+    """
+
+    def __init__(
+        self,
+        servicem8_for: Callable[[str], ServiceM8Client],
+        scopes_for: Callable[[str], Collection[str]] | None = None,
+    ) -> None:
         self._servicem8_for = servicem8_for
+        self._scopes_for = scopes_for
+
+    def _client(self, connection_id: str, action: Action, resource: Resource) -> ServiceM8Client:
+        granted = self._scopes_for(connection_id) if self._scopes_for is not None else ()
+        lacking = missing_scope(granted, action, resource) if granted else None
+        if lacking is not None:
+            raise MissingScope(f'"{lacking}" scope required; reconnect to grant it',
+                               required_scope=lacking)
+        return self._servicem8_for(connection_id)
 
     def create(
         self,
@@ -42,12 +81,12 @@ class Actions:
         fields = body.to_servicem8()
         if idempotency_key:
             fields["uuid"] = record_uuid_for(connection_id, idempotency_key)
-        client = self._servicem8_for(connection_id)
+        client = self._client(connection_id, "create", resource)
         created = client.create(OBJECT_FOR_RESOURCE[resource], fields)
         return {"uuid": created}
 
     def retrieve(self, connection_id: str, resource: Resource, record_uuid: str) -> dict[str, Any]:
-        client = self._servicem8_for(connection_id)
+        client = self._client(connection_id, "retrieve", resource)
         return normalise_record(client.get(OBJECT_FOR_RESOURCE[resource], record_uuid))
 
     def update(
@@ -57,14 +96,14 @@ class Actions:
         if not fields:
             raise Problem(422, "nothing-to-update", "Nothing to update",
                           "the request body names no field to change")
-        client = self._servicem8_for(connection_id)
+        client = self._client(connection_id, "update", resource)
         object_name = OBJECT_FOR_RESOURCE[resource]
         client.get(object_name, record_uuid)  # 404 before a write ServiceM8 might accept
         client.update(object_name, record_uuid, fields)
         return {"uuid": record_uuid, "updated_fields": sorted(fields)}
 
     def delete(self, connection_id: str, resource: Resource, record_uuid: str) -> dict[str, Any]:
-        client = self._servicem8_for(connection_id)
+        client = self._client(connection_id, "delete", resource)
         object_name = OBJECT_FOR_RESOURCE[resource]
         client.get(object_name, record_uuid)
         client.delete(object_name, record_uuid)
@@ -85,7 +124,7 @@ class Actions:
         """Every page, following ``x-next-cursor``; soft-deleted rows only when asked."""
         if not include_inactive:
             record_filter = (record_filter or Filter()).where("active", "eq", 1)
-        client = self._servicem8_for(connection_id)
+        client = self._client(connection_id, "list", resource)
         items: list[dict[str, Any]] = []
         size = 0
         for page in client.pages(OBJECT_FOR_RESOURCE[resource], record_filter):

@@ -8,6 +8,7 @@ state must match. A callback without both never reaches the token endpoint.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.settings import CONNECTOR_SCOPES, Settings
 from servicem8_connector.subscriptions import ALL_TRIGGERS, subscribe
 
+logger = logging.getLogger(__name__)
 STATE_SECONDS = 600
 CLAIM_SECONDS = 600
 CHALLENGE_WINDOW_SECONDS = 120
@@ -96,6 +98,7 @@ class ConnectService:
         store: ConnectionStore,
         servicem8_for: Callable[[str], ServiceM8Client],
         now: Callable[[], float] = time.time,
+        after_reconnect: Callable[[Connection], object] | None = None,
     ) -> None:
         self._settings = settings
         self._db = dynamodb
@@ -103,6 +106,7 @@ class ConnectService:
         self._store = store
         self._servicem8_for = servicem8_for
         self._now = now
+        self._after_reconnect = after_reconnect  # replays deliveries parked meanwhile
 
     def start(
         self, *, return_url: str | None, reference: str | None, reconnect: str | None = None
@@ -188,8 +192,16 @@ class ConnectService:
                 "ServiceM8 answered for a different account than this connection's; "
                 "nothing was changed",
             )
-        return self._store.store_grant(connection, grant, self._now(),
-                                       status=ConnectionStatus.ACTIVE)
+        reconnected = self._store.store_grant(connection, grant, self._now(),
+                                              status=ConnectionStatus.ACTIVE)
+        if self._after_reconnect is not None:
+            try:
+                self._after_reconnect(reconnected)
+            except Exception as error:
+                # The reconnect stands either way: the hourly maintenance replays the rest.
+                logger.warning("parked deliveries not replayed after the reconnect",
+                               extra={"error": type(error).__name__})
+        return reconnected
 
     def _create_connection(
         self, grant: TokenGrant, reference: str | None, claim: str

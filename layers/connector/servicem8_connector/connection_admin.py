@@ -7,10 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 from servicem8_connector.connections import Connection, ConnectionStore
+from servicem8_connector.problems import Problem
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import ServiceM8Error
 from servicem8_connector.settings import Settings
-from servicem8_connector.subscriptions import expect_challenges, reconcile, unsubscribe
+from servicem8_connector.subscriptions import (
+    expect_challenges,
+    reconcile,
+    refusal,
+    unsubscribe,
+)
 from servicem8_connector.tokens import TokenManager
 
 logger = logging.getLogger(__name__)
@@ -60,6 +66,14 @@ class ConnectionAdmin:
         latest = self._store.get(connection.connection_id) or connection
         updated = self._store.update(latest, triggers=tuple(bookkeeping["triggers"]),
                                      subscriptions=bookkeeping)
+        refused = refusal(bookkeeping)
+        if refused is not None:
+            # Recorded as failed above; the same call would be refused again, so say why
+            # now instead of answering success (PROBLEMS.md #1).
+            name, message = refused
+            raise Problem(422, "upstream-validation", "ServiceM8 refused the subscription",
+                          f"ServiceM8 refused the {name} subscription: {message}",
+                          subscription=name)
         return self.describe(updated)
 
     def disconnect(self, connection: Connection) -> dict[str, Any]:

@@ -7,6 +7,8 @@ a 400. Token values never reach a log line or an exception message.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -14,7 +16,12 @@ import httpx
 
 from servicem8_connector.servicem8.errors import ReconnectRequired, RetryLater, ServiceM8Error
 
-MAX_ERROR_CHARS = 200
+MAX_ERROR_CHARS = 64
+# The ERROR line an operator alarm matches: our token request is wrong, not the grant.
+TOKEN_ENDPOINT_ALARM = "TokenEndpointRejected"
+_NOT_AN_ERROR_CODE = re.compile(r"[^a-z_]")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,13 @@ class OAuthClient:
         if response.status_code >= 500 or response.status_code == 429:
             raise RetryLater(f"token endpoint answered {response.status_code}",
                              status=response.status_code)
-        reason = error or f"status {response.status_code}"
-        raise TokenEndpointError(f"token endpoint refused: {reason[:MAX_ERROR_CHARS]}",
+        # Only an OAuth error code goes on: the body is the endpoint's, not ours to echo.
+        code = _NOT_AN_ERROR_CODE.sub("", error)[:MAX_ERROR_CHARS]
+        reason = code or f"status {response.status_code}"
+        logger.error("ServiceM8's token endpoint refused the connector's request",
+                     extra={"alarm": TOKEN_ENDPOINT_ALARM, "oauth_error": reason,
+                            "status": response.status_code, "grant_type": form["grant_type"]})
+        raise TokenEndpointError(f"token endpoint refused: {reason}",
                                  status=response.status_code)
 
 

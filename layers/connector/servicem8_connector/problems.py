@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from servicem8_connector.connect import ConnectRefused
+from servicem8_connector.oauth import TokenEndpointError
 from servicem8_connector.servicem8.errors import (
     AccountSuspended,
     MissingScope,
@@ -21,6 +22,7 @@ from servicem8_connector.servicem8.errors import (
     RejectedByServiceM8,
     RetryLater,
     ServiceM8Error,
+    SubscriptionRefused,
 )
 from servicem8_connector.servicem8.filters import FilterError
 from servicem8_connector.tokens import ConnectionGone
@@ -101,9 +103,15 @@ def _servicem8_problem(error: ServiceM8Error, reconnect_url: str | None) -> Prob
                        "ServiceM8 reports this account is not in good standing")
     if isinstance(error, RecordNotFound):
         return not_found("ServiceM8 has no such record")
-    if isinstance(error, RejectedByServiceM8):
+    if isinstance(error, (RejectedByServiceM8, SubscriptionRefused)):
         return Problem(422, "upstream-validation", "ServiceM8 rejected the request",
                        error.message)
+    if isinstance(error, TokenEndpointError):
+        # Our request to the token endpoint was wrong (a connector bug, alarmed in oauth.py),
+        # not the user's grant: the connection stays active and a later call may succeed.
+        return Problem(502, "upstream-unavailable", "ServiceM8 unavailable",
+                       "ServiceM8's token endpoint refused the connector's request; "
+                       "the connection is unchanged, try again later")
     if isinstance(error, OutcomeUnknown):
         return Problem(502, "upstream-unavailable", "Outcome unknown",
                        "ServiceM8's answer could not be read; the write may or may not have "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from servicem8_connector.connections import Connection, ConnectionStatus, ConnectionStore
 from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
+from servicem8_connector.parking import RECONNECT_REQUIRED, DeliveryParking
 from servicem8_connector.publishing import EventPublisher, PublishError, TriggerEvent
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import RecordNotFound
@@ -48,7 +49,6 @@ from servicem8_connector.triggers import (
 from servicem8_connector.triggers.state import _dedupe_key  # one layout of the claim items
 
 logger = logging.getLogger(__name__)
-PARKED_SECONDS = 7 * 24 * 3600
 UNNAMED_OBJECTS = ("company", "job", "formresponse")
 # Entry times are whole seconds of ServiceM8's clock; the margin absorbs that, clock skew
 # and replica lag, so only changes clearly older than a fetch count as seen by it.
@@ -117,6 +117,7 @@ class DeliveryProcessor:
         self._db = dynamodb
         self._table = table
         self._now = now
+        self._parking = DeliveryParking(dynamodb, table, now=now)
 
     def process(self, message: QueuedDelivery) -> Outcome:
         outcome = Outcome()
@@ -124,6 +125,7 @@ class DeliveryProcessor:
         if connection is None:
             outcome.dropped = "connection-gone"
             return outcome
+        self._parking.keep_raw(message)
         delivery = parse_delivery(message.body, message.content_type)
         if isinstance(delivery, Unrecognised):
             outcome.parked = f"unrecognised: {delivery.reason}"
@@ -133,9 +135,9 @@ class DeliveryProcessor:
             outcome.dropped = "account-mismatch"
             return outcome
         elif connection.status is ConnectionStatus.RECONNECT_REQUIRED:
-            outcome.parked = "reconnect-required"
+            outcome.parked = RECONNECT_REQUIRED
         if outcome.parked:
-            self._park(message, outcome.parked)
+            self._parking.park(message, outcome.parked)
             return outcome
         for seen in self._records(connection, delivery, outcome):
             self._classify_and_publish(connection, seen, outcome)
@@ -223,7 +225,30 @@ class DeliveryProcessor:
         except RecordNotFound:
             return None
 
-    def _classify_and_publish(self, connection: Connection, seen: _Seen, outcome: Outcome) -> None:
+    def publish_polled(
+        self,
+        connection: Connection,
+        object_name: str,
+        record: dict[str, Any],
+        *,
+        proven_changes: list[str],
+        occurred_at: datetime | None,
+        triggers: Collection[str],
+    ) -> Outcome:
+        """Classify a record a backfill poll returned, on the same path as a delivery.
+
+        ``proven_changes`` plays the part of ``changed_fields``: the classifier reads it
+        only when the record has no snapshot. Only ``triggers`` are published.
+        """
+        outcome = Outcome()
+        seen = _Seen(object_name, record, None, proven_changes, occurred_at, None)
+        self._classify_and_publish(connection, seen, outcome, frozenset(triggers))
+        return outcome
+
+    def _classify_and_publish(
+        self, connection: Connection, seen: _Seen, outcome: Outcome,
+        triggers: frozenset[str] | None = None,
+    ) -> None:
         uuid = str(seen.record.get("uuid") or "")
         previous = self._snapshots.get(connection.connection_id, seen.object_name, uuid)
         occurrences = classify(
@@ -235,6 +260,8 @@ class DeliveryProcessor:
             occurred_at=seen.occurred_at,
             delivery_id=seen.delivery_id,
         )
+        if triggers is not None:
+            occurrences = [o for o in occurrences if o.trigger in triggers]
         claimed, held = self._claim(connection, occurrences, outcome)
         if claimed:
             events = [
@@ -290,19 +317,6 @@ class DeliveryProcessor:
             raise
         for occurrence in claimed:
             self._dedupe.mark_published(connection.connection_id, occurrence.dedupe_key)
-
-    def _park(self, message: QueuedDelivery, reason: str) -> None:
-        """Keep the delivery (7 days) to diagnose it, or replay it after a reconnect."""
-        now = self._now()
-        item = {
-            "pk": f"CONN#{message.connection_id}",
-            "sk": f"PARK#{now:.6f}",
-            "reason": reason[:200],
-            "message": message.model_dump_json(),
-            "expires_at": int(now) + PARKED_SECONDS,
-        }
-        self._db.put_item(TableName=self._table, Item=to_item(item))
-        logger.info("delivery parked", extra={"reason": reason[:200]})
 
 
 def _fetched_key(connection_id: str, uuid: str) -> dict[str, str]:

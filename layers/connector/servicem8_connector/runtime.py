@@ -7,6 +7,7 @@ uses, and :func:`reset` lets tests rebuild the wiring against a fresh moto.
 from __future__ import annotations
 
 import functools
+import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -16,9 +17,10 @@ from servicem8_connector.access import ConnectionAccess
 from servicem8_connector.actions import Actions
 from servicem8_connector.connect import ConnectService
 from servicem8_connector.connection_admin import ConnectionAdmin
-from servicem8_connector.connections import ConnectionStore
+from servicem8_connector.connections import Connection, ConnectionStore
 from servicem8_connector.intake import WebhookIntake
 from servicem8_connector.oauth import OAuthClient
+from servicem8_connector.parking import DeliveryParking
 from servicem8_connector.processor import DeliveryProcessor
 from servicem8_connector.ratebudget import RateBudget
 from servicem8_connector.servicem8.client import ServiceM8Client, new_http_client
@@ -131,7 +133,24 @@ def connect_service() -> ConnectService:
         oauth=oauth(),
         store=connection_store(),
         servicem8_for=servicem8_for_token,
+        after_reconnect=replay_parked,
     )
+
+
+# The callback's browser waits: replay briefly, and leave the rest to the hourly maintenance.
+REPLAY_IN_CALLBACK = 20
+REPLAY_IN_CALLBACK_SECONDS = 8.0
+
+
+def replay_parked(connection: Connection) -> None:
+    """Deliveries parked while the connection waited for this reconnect, processed now."""
+    parking().replay(connection.connection_id, processor().process, limit=REPLAY_IN_CALLBACK,
+                     deadline=time.time() + REPLAY_IN_CALLBACK_SECONDS)
+
+
+@functools.cache
+def parking() -> DeliveryParking:
+    return DeliveryParking(aws("dynamodb"), settings().connector_table)
 
 
 @functools.cache
@@ -177,15 +196,19 @@ def processor() -> DeliveryProcessor:
 
 @functools.cache
 def maintenance() -> Maintenance:
+    from servicem8_connector.backfill import Backfill
     from servicem8_connector.maintenance import Maintenance
 
+    backfill = Backfill(dynamodb=aws("dynamodb"), table=settings().connector_table,
+                        processor=processor(), servicem8_for=servicem8_for_connection)
     return Maintenance(settings(), store=connection_store(), tokens=token_manager(),
-                       servicem8_for=servicem8_for_connection)
+                       servicem8_for=servicem8_for_connection, processor=processor(),
+                       parking=parking(), backfill=backfill)
 
 
 def reset() -> None:
     """Forget every built client (tests switch moto endpoints between cases)."""
     for cached in (settings, aws, http, app_secret, connection_store, token_manager,
                    rate_budget, connect_service, actions, intake, processor, access, admin, metrics,
-                   maintenance):
+                   maintenance, parking):
         cached.cache_clear()

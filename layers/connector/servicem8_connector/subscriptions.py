@@ -75,35 +75,53 @@ def subscribe(
     """
     wanted = [t for t in ALL_TRIGGERS if t in set(triggers)]
     events: dict[str, str] = {}
+    refused: dict[str, str] = {}
     for trigger in wanted:
         event = EVENT_FOR_TRIGGER[trigger]
         try:
             client.subscribe_event(event, callback_url, unique_id)
-        except (RejectedByServiceM8, SubscriptionRefused) as refused:
+        except (RejectedByServiceM8, SubscriptionRefused) as refusal:
             if not events:
                 logger.info("event webhooks refused; using object webhooks",
-                            extra={"reason": refused.message[:200]})
+                            extra={"reason": refusal.message[:200]})
                 return _subscribe_objects(client, wanted, callback_url, unique_id)
-            events[event] = f"failed: {refused.message[:200]}"
+            events[event] = f"failed: {refusal.message[:200]}"
+            refused[event] = refusal.message[:200]
         except ServiceM8Error as error:
             events[event] = f"failed: {error.message[:200]}"
         else:
             events[event] = "active"
-    return {"mode": "event", "events": events, "triggers": wanted}
+    return _with_refusals({"mode": "event", "events": events, "triggers": wanted}, refused)
 
 
 def _subscribe_objects(
     client: ServiceM8Client, triggers: list[str], callback_url: str, unique_id: str
 ) -> dict[str, Any]:
     objects: dict[str, dict[str, Any]] = {}
+    refused: dict[str, str] = {}
     for object_name, fields in object_fields(triggers).items():
         try:
             client.subscribe_object(object_name, fields, callback_url, unique_id)
             status = "active"
         except ServiceM8Error as error:
             status = f"failed: {error.message[:200]}"
+            if isinstance(error, (RejectedByServiceM8, SubscriptionRefused)):
+                refused[object_name] = error.message[:200]
         objects[object_name] = {"fields": fields, "status": status}
-    return {"mode": "object", "objects": objects, "triggers": triggers}
+    return _with_refusals({"mode": "object", "objects": objects, "triggers": triggers}, refused)
+
+
+def _with_refusals(bookkeeping: dict[str, Any], refused: dict[str, str]) -> dict[str, Any]:
+    """Name what ServiceM8 refused as invalid (retrying the same call cannot help)."""
+    if refused:
+        bookkeeping["refused"] = refused
+    return bookkeeping
+
+
+def refusal(bookkeeping: dict[str, Any]) -> tuple[str, str] | None:
+    """The first subscription ServiceM8 refused in the last call, with its message."""
+    refused = bookkeeping.get("refused") or {}
+    return next(iter(sorted(refused.items())), None)
 
 
 def reconcile(
@@ -133,8 +151,13 @@ def reconcile(
             added = subscribe(client, triggers=missing, callback_url=callback_url,
                               unique_id=unique_id)
             if added["mode"] == "object":
+                # Already subscribed as objects when nothing else was wanted: not twice.
+                if missing == wanted:
+                    return added
                 return _subscribe_objects(client, wanted, callback_url, unique_id)
             current.update(added["events"])
+            return _with_refusals({"mode": "event", "events": current, "triggers": wanted},
+                                  added.get("refused", {}))
         return {"mode": "event", "events": current, "triggers": wanted}
     objects = _subscribe_objects(client, wanted, callback_url, unique_id)
     for object_name in set(bookkeeping.get("objects", {})) - set(objects["objects"]):

@@ -173,11 +173,14 @@ class ServiceM8Client:
         refreshed = False
         attempt = 0
         while True:
+            # The token first: a connection that must reconnect fails here, before it
+            # spends (or waits for) any of the account's rate budget.
+            headers = self._headers()
             if self._spend_budget is not None:
                 self._spend_budget()
             try:
                 response = self._http.request(
-                    method, self._api_url + path, headers=self._headers(), **kwargs
+                    method, self._api_url + path, headers=headers, **kwargs
                 )
                 if response.is_success:
                     return response
