@@ -7,8 +7,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from servicem8_connector import runtime
-from servicem8_connector.callback_page import callback_answer, cookie_value
-from servicem8_connector.connect import BROWSER_COOKIE
+from servicem8_connector.callback_page import callback_answer, cookie_value, denied_answer
+from servicem8_connector.connect import BROWSER_COOKIE, ConsentDenied
 from servicem8_connector.http_api import install_problem_handlers
 
 logger = Logger()
@@ -21,12 +21,18 @@ install_problem_handlers(app)
 @app.get("/callback")
 def callback() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
-    result = runtime.connect_service().finish(
-        state=query.get("state"),
-        code=query.get("code"),
-        error=query.get("error"),
-        browser_nonce=cookie_value(app.current_event.cookies, BROWSER_COOKIE),
-    )
+    try:
+        result = runtime.connect_service().finish(
+            state=query.get("state"),
+            code=query.get("code"),
+            error=query.get("error"),
+            browser_nonce=cookie_value(app.current_event.cookies, BROWSER_COOKIE),
+        )
+    except ConsentDenied as denied:
+        back = denied_answer(denied)
+        if back is None:
+            raise
+        return back
     logger.info("connection made", extra={"connection_id": result.connection.connection_id})
     return callback_answer(result)
 

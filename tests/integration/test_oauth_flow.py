@@ -111,3 +111,17 @@ def test_connection_subscribes_the_five_event_webhooks(
               if connection_id in str(s.get("unique_id"))}
     assert events >= {"job.created", "job.completed", "job.queued", "company.created",
                       "form.response_created"}
+
+
+def test_denied_consent_returns_to_the_app_with_the_error(local_env: LocalEnvironment) -> None:
+    assert local_env.emulator is not None
+    with httpx.Client() as browser:
+        started = start(local_env, browser)
+        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        calls = local_env.emulator.token_calls
+        denied = browser.get(f"{local_env.api_url}/callback",
+                             params={"state": state, "error": "access_denied"})
+    assert denied.status_code == 302
+    back = parse_qs(urlsplit(denied.headers["location"]).query)
+    assert back == {"error": ["access_denied"], "reference": ["user-42"]}
+    assert local_env.emulator.token_calls == calls

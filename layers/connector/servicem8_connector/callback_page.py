@@ -8,7 +8,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
-from servicem8_connector.connect import BROWSER_COOKIE, ConnectResult
+from servicem8_connector.connect import BROWSER_COOKIE, ConnectResult, ConsentDenied
 
 # The callback URL carried ServiceM8's code: the answer must not be cached,
 # and the next page must not learn it through the Referer header.
@@ -32,6 +32,21 @@ def with_query(url: str, params: dict[str, str]) -> str:
     extra = urlencode(params)
     query = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def denied_answer(denied: ConsentDenied) -> Response[str] | None:
+    """Back to the app with ``error=access_denied``; None when there is nowhere to go."""
+    if not denied.return_url:
+        return None
+    params = {"error": "access_denied"}
+    if denied.reference:
+        params["reference"] = denied.reference
+    return Response(
+        status_code=302,
+        headers={"Location": with_query(denied.return_url, params), **PRIVATE_HEADERS},
+        cookies=[EXPIRE_COOKIE],
+        body="",
+    )
 
 
 def callback_answer(result: ConnectResult) -> Response[str]:

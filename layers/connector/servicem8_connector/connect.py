@@ -35,6 +35,8 @@ from servicem8_connector.subscriptions import ALL_TRIGGERS, subscribe
 
 logger = logging.getLogger(__name__)
 STATE_SECONDS = 600
+OAUTH_ERRORS = frozenset({"access_denied", "invalid_scope", "server_error",
+                          "temporarily_unavailable", "unauthorized_client"})
 CLAIM_SECONDS = 600
 CHALLENGE_WINDOW_SECONDS = 120
 MAX_REFERENCE_CHARS = 200
@@ -48,6 +50,15 @@ class ConnectRefused(Exception):
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+
+
+class ConsentDenied(ConnectRefused):
+    """The user said no at ServiceM8; the app may still want its user back."""
+
+    def __init__(self, detail: str, return_url: str | None, reference: str | None) -> None:
+        super().__init__("consent-denied", detail)
+        self.return_url = return_url
+        self.reference = reference
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,9 @@ class ConnectService:
         return_url = record["return_url"] or None
         reference = record["reference"] or None
         if error or not code:
-            raise ConnectRefused("consent-denied", f"ServiceM8 answered {error or 'no code'}")
+            # OAuth's error names are a fixed vocabulary; anything else is not echoed.
+            reason = error if error in OAUTH_ERRORS else "access_denied"
+            raise ConsentDenied(f"ServiceM8 answered {reason}", return_url, reference)
         grant = self._oauth.exchange_code(
             code=code, redirect_uri=self._settings.callback_url, now=self._now()
         )
