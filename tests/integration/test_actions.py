@@ -141,3 +141,12 @@ def test_servicem8_outage_is_retried_then_reported(
     local_env.emulator.faults.update({"fail_next": [500, 500, 500, 500]})
     failed = api.get(f"/connections/{connection_id}/jobs")
     assert_problem(failed, 502, "upstream-unavailable")
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("PUT", "/connect"),
+                                              ("POST", "/connections")])
+def test_unmatched_routes_get_a_problem_404(
+    local_env: LocalEnvironment, method: str, path: str
+) -> None:
+    response = httpx.request(method, f"{local_env.api_url}{path}", timeout=30)
+    assert_problem(response, 404, "not-found")
