@@ -136,9 +136,18 @@ def test_deliveries_parked_for_a_reconnect_are_replayed_once(local_env: LocalEnv
     env.drain()
     sent = emu.deliveries[deliveries_before:]
     assert [d["status"] for d in sent] == [200, 200, 200]
+    # PROBLEMS.md case 5's own input: one object delivery, three times, to be fetched back.
+    done = emu.put_record(account, "job", {"status": "Completed"}, notify=False)
+    entry = {"uuid": done["uuid"], "changed_fields": ["uuid", "status"],
+             "time": "2025-03-01 08:00:00"}
+    url = route_url(env, owner.connection_id)
+    for _ in range(3):
+        answer = httpx.post(url, json={"object": "job", "entry": [entry]}, timeout=30)
+        assert answer.status_code == 200
+    env.drain()
     assert subscriber_events(env, owner.connection_id, want=0, timeout=2) == []
     parked = table_items(env, owner.connection_id, "PARK#")
-    assert [p["reason"]["S"] for p in parked] == ["reconnect-required"] * 3
+    assert [p["reason"]["S"] for p in parked] == ["reconnect-required"] * 6
     raw = table_items(env, owner.connection_id, "RAW#")
     week = 7 * 24 * 3600
     assert len(raw) >= 3
@@ -151,10 +160,12 @@ def test_deliveries_parked_for_a_reconnect_are_replayed_once(local_env: LocalEnv
         back = browser.get(consent.headers["location"])
     assert back.status_code < 400, back.text
     env.drain()
-    events = subscriber_events(env, owner.connection_id, want=3, timeout=15)
+    events = subscriber_events(env, owner.connection_id, want=5, timeout=15)
     assert triggers_seen(events) == Counter({("New Client", client["uuid"]): 1,
                                              ("New Job", job["uuid"]): 1,
-                                             ("New Form Response", form["uuid"]): 1})
+                                             ("New Form Response", form["uuid"]): 1,
+                                             ("New Job", done["uuid"]): 1,
+                                             ("Job Completed", done["uuid"]): 1})
     assert table_items(env, owner.connection_id, "PARK#") == []
     assert httpx.get(f"{base}/jobs", headers=owner.headers, timeout=30).status_code == 200
 

@@ -62,8 +62,6 @@ def test_object_webhooks_keep_one_job_subscription_with_the_union(
     assert kinds.count("Job Completed") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="processor.py publishes every trigger it classifies, "
-                   "not only the connection's enabled ones")
 def test_a_disabled_trigger_is_not_published(
     env: LocalEnvironment, emu: Emulator, trigger_events: TriggerEvents
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from servicem8_connector.connections import ConnectionStore
+from servicem8_connector.parking import without_secrets
 
 MAX_ROUTE_TOKEN_CHARS = 128
 
@@ -85,7 +86,8 @@ class WebhookIntake:
             "connection_id": connection_id,
             "received_at": self._now(),
             "content_type": content_type or "",
-            "body": body,
+            # An add-on envelope may carry an access token; it never reaches the queue.
+            "body": without_secrets(body),
             "correlation_id": correlation_id,
         }
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message))

@@ -31,7 +31,7 @@ from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
 from servicem8_connector.parking import RECONNECT_REQUIRED, DeliveryParking
 from servicem8_connector.publishing import EventPublisher, PublishError, TriggerEvent
 from servicem8_connector.servicem8.client import ServiceM8Client
-from servicem8_connector.servicem8.errors import RecordNotFound
+from servicem8_connector.servicem8.errors import ReconnectRequired, RecordNotFound
 from servicem8_connector.triggers import (
     AddonDelivery,
     DedupeStore,
@@ -40,6 +40,7 @@ from servicem8_connector.triggers import (
     ObjectDelivery,
     Occurrence,
     SnapshotStore,
+    Trigger,
     Unrecognised,
     classify,
     object_for_event,
@@ -50,6 +51,7 @@ from servicem8_connector.triggers.state import _dedupe_key  # one layout of the 
 
 logger = logging.getLogger(__name__)
 UNNAMED_OBJECTS = ("company", "job", "formresponse")
+PRODUCT_TRIGGERS = frozenset(t.value for t in Trigger)
 # Entry times are whole seconds of ServiceM8's clock; the margin absorbs that, clock skew
 # and replica lag, so only changes clearly older than a fetch count as seen by it.
 FETCH_COVERS_AFTER_SECONDS = 6.0
@@ -139,11 +141,17 @@ class DeliveryProcessor:
         if outcome.parked:
             self._parking.park(message, outcome.parked)
             return outcome
-        for seen in self._records(connection, delivery, outcome):
-            self._classify_and_publish(connection, seen, outcome)
-            if seen.fetched_at is not None:
-                self._mark_fetched(connection, str(seen.record.get("uuid") or ""),
-                                   seen.fetched_at)
+        try:
+            for seen in self._records(connection, delivery, outcome):
+                self._classify_and_publish(connection, seen, outcome)
+                if seen.fetched_at is not None:
+                    self._mark_fetched(connection, str(seen.record.get("uuid") or ""),
+                                       seen.fetched_at)
+        except ReconnectRequired:
+            # The grant died before anyone noticed: keep the delivery for the reconnect
+            # rather than failing it back to the queue every visibility timeout.
+            outcome.parked = RECONNECT_REQUIRED
+            self._parking.park(message, outcome.parked)
         return outcome
 
     def _records(
@@ -260,8 +268,11 @@ class DeliveryProcessor:
             occurred_at=seen.occurred_at,
             delivery_id=seen.delivery_id,
         )
-        if triggers is not None:
-            occurrences = [o for o in occurrences if o.trigger in triggers]
+        # A product trigger the connection turned off is not published; the other
+        # ServiceM8 events pass through whenever a subscription brought them here.
+        enabled = frozenset(connection.triggers) if triggers is None else triggers
+        occurrences = [o for o in occurrences
+                       if o.trigger not in PRODUCT_TRIGGERS or o.trigger in enabled]
         claimed, held = self._claim(connection, occurrences, outcome)
         if claimed:
             events = [

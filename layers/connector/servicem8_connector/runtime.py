@@ -10,32 +10,33 @@ import functools
 import time
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import httpx
-
-from servicem8_connector.access import ConnectionAccess
-from servicem8_connector.actions import Actions
-from servicem8_connector.connect import ConnectService
-from servicem8_connector.connection_admin import ConnectionAdmin
-from servicem8_connector.connections import Connection, ConnectionStore
-from servicem8_connector.intake import WebhookIntake
-from servicem8_connector.oauth import OAuthClient
-from servicem8_connector.parking import DeliveryParking
-from servicem8_connector.processor import DeliveryProcessor
-from servicem8_connector.ratebudget import RateBudget
-from servicem8_connector.servicem8.client import ServiceM8Client, new_http_client
-from servicem8_connector.servicem8.errors import ServiceM8Error
-from servicem8_connector.settings import Settings
-from servicem8_connector.tokens import TokenManager
+import boto3  # every handler calls AWS on every invocation; the rest is imported on use
 
 if TYPE_CHECKING:
+    import httpx
     from aws_lambda_powertools import Metrics
 
+    from servicem8_connector.access import ConnectionAccess
+    from servicem8_connector.actions import Actions
+    from servicem8_connector.connect import ConnectService
+    from servicem8_connector.connection_admin import ConnectionAdmin
+    from servicem8_connector.connections import Connection, ConnectionStore
+    from servicem8_connector.intake import WebhookIntake
     from servicem8_connector.maintenance import Maintenance
+    from servicem8_connector.oauth import OAuthClient
+    from servicem8_connector.parking import DeliveryParking
+    from servicem8_connector.processor import DeliveryProcessor
+    from servicem8_connector.ratebudget import RateBudget
+    from servicem8_connector.servicem8.client import ServiceM8Client
+    from servicem8_connector.servicem8.errors import ServiceM8Error
+    from servicem8_connector.settings import Settings
+    from servicem8_connector.tokens import TokenManager
 
 
 @functools.cache
 def settings() -> Settings:
+    from servicem8_connector.settings import Settings
+
     return Settings.from_env()
 
 
@@ -46,6 +47,8 @@ def aws(service: str) -> Any:
 
 @functools.cache
 def http() -> httpx.Client:
+    from servicem8_connector.servicem8.client import new_http_client
+
     return new_http_client()
 
 
@@ -58,6 +61,8 @@ def app_secret() -> str:
 
 
 def oauth() -> OAuthClient:
+    from servicem8_connector.oauth import OAuthClient
+
     config = settings()
     return OAuthClient(
         http(),
@@ -70,6 +75,8 @@ def oauth() -> OAuthClient:
 
 @functools.cache
 def connection_store() -> ConnectionStore:
+    from servicem8_connector.connections import ConnectionStore
+
     config = settings()
     return ConnectionStore(
         aws("dynamodb"), aws("kms"), table=config.connector_table, key_id=config.token_key_id
@@ -96,16 +103,23 @@ def _count_servicem8_error(error: ServiceM8Error) -> None:
 
 @functools.cache
 def token_manager() -> TokenManager:
-    return TokenManager(connection_store(), oauth(), on_refresh=lambda: count("TokenRefreshes"))
+    from servicem8_connector.tokens import TokenManager
+
+    return TokenManager(connection_store(), oauth(), on_refresh=lambda: count("TokenRefreshes"),
+                        on_refresh_refused=lambda: count("TokenEndpointRejected"))
 
 
 @functools.cache
 def rate_budget() -> RateBudget:
+    from servicem8_connector.ratebudget import RateBudget
+
     return RateBudget(aws("dynamodb"), table=settings().connector_table)
 
 
 def servicem8_for_connection(connection_id: str) -> ServiceM8Client:
     """A client acting for one connection: its tokens, its account's rate budget."""
+    from servicem8_connector.servicem8.client import ServiceM8Client
+
     tokens = token_manager()
     account_uuid = tokens.connection(connection_id).account_uuid
     budget = rate_budget()
@@ -121,12 +135,16 @@ def servicem8_for_connection(connection_id: str) -> ServiceM8Client:
 
 def servicem8_for_token(access_token: str) -> ServiceM8Client:
     """A client for the first calls of a connection that is not stored yet."""
+    from servicem8_connector.servicem8.client import ServiceM8Client
+
     return ServiceM8Client(http(), api_url=settings().api_url, access_token=lambda: access_token,
                            on_error=_count_servicem8_error)
 
 
 @functools.cache
 def connect_service() -> ConnectService:
+    from servicem8_connector.connect import ConnectService
+
     return ConnectService(
         settings(),
         dynamodb=aws("dynamodb"),
@@ -150,27 +168,39 @@ def replay_parked(connection: Connection) -> None:
 
 @functools.cache
 def parking() -> DeliveryParking:
+    from servicem8_connector.parking import DeliveryParking
+
     return DeliveryParking(aws("dynamodb"), settings().connector_table)
 
 
 @functools.cache
 def actions() -> Actions:
-    return Actions(servicem8_for_connection)
+    from servicem8_connector.actions import Actions
+
+    # The grant's scopes let an action it cannot cover be refused before any call.
+    return Actions(servicem8_for_connection,
+                   scopes_for=lambda cid: token_manager().connection(cid).scopes)
 
 
 @functools.cache
 def access() -> ConnectionAccess:
+    from servicem8_connector.access import ConnectionAccess
+
     return ConnectionAccess(connection_store())
 
 
 @functools.cache
 def admin() -> ConnectionAdmin:
+    from servicem8_connector.connection_admin import ConnectionAdmin
+
     return ConnectionAdmin(settings(), store=connection_store(), tokens=token_manager(),
                            servicem8_for=servicem8_for_connection)
 
 
 @functools.cache
 def intake() -> WebhookIntake:
+    from servicem8_connector.intake import WebhookIntake
+
     return WebhookIntake(
         connection_store(), aws("sqs"), queue_url=settings().delivery_queue_url
     )
@@ -178,6 +208,7 @@ def intake() -> WebhookIntake:
 
 @functools.cache
 def processor() -> DeliveryProcessor:
+    from servicem8_connector.processor import DeliveryProcessor
     from servicem8_connector.publishing import EventPublisher
     from servicem8_connector.triggers import DedupeStore, SnapshotStore
 

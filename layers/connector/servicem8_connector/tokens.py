@@ -25,7 +25,7 @@ from servicem8_connector.connections import (
     ConnectionStore,
     StaleConnection,
 )
-from servicem8_connector.oauth import OAuthClient
+from servicem8_connector.oauth import OAuthClient, TokenEndpointError
 from servicem8_connector.servicem8.errors import ReconnectRequired, RetryLater
 
 EXPIRY_SKEW_SECONDS = 120.0
@@ -49,12 +49,14 @@ class TokenManager:
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_refresh: Callable[[], None] | None = None,
+        on_refresh_refused: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._oauth = oauth
         self._now = now
         self._sleep = sleep
         self._on_refresh = on_refresh
+        self._on_refresh_refused = on_refresh_refused
         self._unsealed: dict[tuple[str, int], ConnectionSecrets] = {}
         self._served_version: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -111,6 +113,12 @@ class TokenManager:
             self._store.update(
                 leased, status=ConnectionStatus.RECONNECT_REQUIRED, refresh_lease_until=0.0
             )
+            raise
+        except TokenEndpointError:
+            # Our request is wrong, not the grant: worth an operator's alarm.
+            self._store.update(leased, refresh_lease_until=0.0)
+            if self._on_refresh_refused is not None:
+                self._on_refresh_refused()
             raise
         except Exception:
             self._store.update(leased, refresh_lease_until=0.0)
