@@ -118,3 +118,26 @@ def test_reconnect_with_another_account_changes_nothing(local_env: LocalEnvironm
     described = httpx.get(f"{local_env.api_url}/connections/{owner.connection_id}",
                           headers=owner.headers, timeout=30).json()
     assert described["account_uuid"] == original
+
+
+def test_other_servicem8_events_pass_through_when_asked_for(local_env: LocalEnvironment) -> None:
+    from local.demo import subscriber_events
+
+    owner = fresh(local_env)
+    emulator = local_env.emulator
+    assert emulator is not None
+    url = f"{local_env.api_url}/connections/{owner.connection_id}"
+    changed = httpx.put(f"{url}/triggers", headers=owner.headers, timeout=30,
+                        json={"triggers": ["new_job", "job.invoice_paid"]})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["subscriptions"]["events"] == {"job.created": "active",
+                                                         "job.invoice_paid": "active"}
+    job = httpx.post(f"{url}/jobs", json={"status": "Completed"}, headers=owner.headers,
+                     timeout=30).json()["uuid"]
+    record = next(r for r in emulator.records(emulator.default_account_uuid, "job")
+                  if r["uuid"] == job)
+    emulator.emit_event(emulator.default_account_uuid, "job.invoice_paid", record)
+    local_env.drain()
+    kinds = sorted(e["detail-type"] for e in
+                   subscriber_events(local_env, owner.connection_id, want=2, timeout=10))
+    assert kinds == ["New Job", "ServiceM8 job.invoice_paid"]

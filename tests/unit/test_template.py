@@ -92,3 +92,12 @@ def test_every_template_route_is_served_by_its_handler(name: str) -> None:
                 for e in properties["Events"].values()
                 if e["Type"] == "HttpApi" and e["Properties"]["Path"] != "/{proxy+}"}
     assert declared == served_routes(properties["CodeUri"])
+
+
+def test_api_accepts_exactly_the_pass_through_events_the_connector_can_subscribe() -> None:
+    import typing
+
+    from servicem8_connector.api_routes import PassThroughEvent
+    from servicem8_connector.subscriptions import PASSTHROUGH_EVENTS
+
+    assert set(typing.get_args(PassThroughEvent)) == set(PASSTHROUGH_EVENTS)

@@ -40,6 +40,14 @@ class ListAnswer(BaseModel):
 
 
 Trigger = Literal["new_job", "job_completed", "job_queued", "new_client", "new_form_response"]
+# The other ServiceM8 events, published as detail-type "ServiceM8 <event>" (event webhooks only).
+PassThroughEvent = Literal[
+    "job.updated", "job.status_changed", "job.checked_in", "job.checked_out", "job.quote_sent",
+    "job.quote_accepted", "job.invoice_sent", "job.invoice_paid", "job.note_added",
+    "job.photo_added", "job.video_added", "job.badge_added", "job.badge_removed",
+    "job.review_received", "company.updated", "inbox.message_received", "proposal.sent",
+    "proposal.viewed", "staff.clocked_on", "staff.clocked_off",
+]
 
 
 class ClaimRequest(BaseModel):
@@ -58,7 +66,10 @@ class ApiKeyAnswer(BaseModel):
 class TriggersRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    triggers: list[Trigger] = Field(max_length=5, description="The triggers to keep on")
+    triggers: list[Trigger | PassThroughEvent] = Field(
+        max_length=25,
+        description="The triggers to keep on, plus any other ServiceM8 events to pass through",
+    )
 
 
 class ConnectionAnswer(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 
 from servicem8_connector.connections import Connection, ConnectionStore
 from servicem8_connector.servicem8.client import ServiceM8Client
+from servicem8_connector.triggers.names import SERVICEM8_EVENTS
 from servicem8_connector.servicem8.errors import (
     RejectedByServiceM8,
     ServiceM8Error,
@@ -42,6 +43,17 @@ OBJECT_FIELDS_FOR_TRIGGER: dict[str, tuple[str, tuple[str, ...]]] = {
     "new_client": ("company", ("uuid",)),
     "new_form_response": ("formresponse", ("uuid",)),
 }
+
+
+# The other ServiceM8 events: subscribed on request, published as "ServiceM8 <event>".
+PASSTHROUGH_EVENTS = tuple(sorted(SERVICEM8_EVENTS - set(EVENT_FOR_TRIGGER.values())))
+
+
+def _split(triggers: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Product triggers in canonical order, and the pass-through events asked for."""
+    asked = set(triggers)
+    return ([t for t in ALL_TRIGGERS if t in asked],
+            [e for e in PASSTHROUGH_EVENTS if e in asked])
 
 
 def expect_challenges(store: ConnectionStore, connection: Connection) -> Connection:
@@ -73,30 +85,33 @@ def subscribe(
     subscribed, and per item either ``active`` or ``failed`` with ServiceM8's
     reason, so a failure is visible and the maintenance run can retry it.
     """
-    wanted = [t for t in ALL_TRIGGERS if t in set(triggers)]
+    wanted, extra = _split(triggers)
     events: dict[str, str] = {}
     refused: dict[str, str] = {}
-    for trigger in wanted:
-        event = EVENT_FOR_TRIGGER[trigger]
+    for event in [EVENT_FOR_TRIGGER[t] for t in wanted] + extra:
         try:
             client.subscribe_event(event, callback_url, unique_id)
         except (RejectedByServiceM8, SubscriptionRefused) as refusal:
             if not events:
                 logger.info("event webhooks refused; using object webhooks",
                             extra={"reason": refusal.message[:200]})
-                return _subscribe_objects(client, wanted, callback_url, unique_id)
+                return _subscribe_objects(client, wanted, callback_url, unique_id, extra)
             events[event] = f"failed: {refusal.message[:200]}"
             refused[event] = refusal.message[:200]
         except ServiceM8Error as error:
             events[event] = f"failed: {error.message[:200]}"
         else:
             events[event] = "active"
-    return _with_refusals({"mode": "event", "events": events, "triggers": wanted}, refused)
+    return _with_refusals({"mode": "event", "events": events, "triggers": wanted + extra},
+                          refused)
 
 
 def _subscribe_objects(
-    client: ServiceM8Client, triggers: list[str], callback_url: str, unique_id: str
+    client: ServiceM8Client, triggers: list[str], callback_url: str, unique_id: str,
+    extra: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Object webhooks; pass-through events have no object equivalent and are listed
+    as ``unavailable`` rather than silently dropped."""
     objects: dict[str, dict[str, Any]] = {}
     refused: dict[str, str] = {}
     for object_name, fields in object_fields(triggers).items():
@@ -108,7 +123,10 @@ def _subscribe_objects(
             if isinstance(error, (RejectedByServiceM8, SubscriptionRefused)):
                 refused[object_name] = error.message[:200]
         objects[object_name] = {"fields": fields, "status": status}
-    return _with_refusals({"mode": "object", "objects": objects, "triggers": triggers}, refused)
+    bookkeeping: dict[str, Any] = {"mode": "object", "objects": objects, "triggers": triggers}
+    if extra:
+        bookkeeping["unavailable"] = extra
+    return _with_refusals(bookkeeping, refused)
 
 
 def _with_refusals(bookkeeping: dict[str, Any], refused: dict[str, str]) -> dict[str, Any]:
@@ -139,27 +157,30 @@ def reconcile(
     one call, and deletes an object's subscription only when no enabled trigger
     still watches it, so switching one trigger never interrupts another.
     """
-    wanted = [t for t in ALL_TRIGGERS if t in set(triggers)]
+    wanted, extra = _split(triggers)
     if bookkeeping.get("mode") != "object":
         current = dict(bookkeeping.get("events", {}))
-        needed = {EVENT_FOR_TRIGGER[t] for t in wanted}
+        needed = {EVENT_FOR_TRIGGER[t] for t in wanted} | set(extra)
         for event in sorted(set(current) - needed):
             client.unsubscribe({"event": event, "callback_url": callback_url})
             current.pop(event)
         missing = [t for t in wanted if current.get(EVENT_FOR_TRIGGER[t]) != "active"]
+        missing += [e for e in extra if current.get(e) != "active"]
         if missing:
             added = subscribe(client, triggers=missing, callback_url=callback_url,
                               unique_id=unique_id)
             if added["mode"] == "object":
                 # Already subscribed as objects when nothing else was wanted: not twice.
-                if missing == wanted:
+                if missing == wanted + extra:
                     return added
-                return _subscribe_objects(client, wanted, callback_url, unique_id)
+                return _subscribe_objects(client, wanted, callback_url, unique_id, extra)
             current.update(added["events"])
-            return _with_refusals({"mode": "event", "events": current, "triggers": wanted},
-                                  added.get("refused", {}))
-        return {"mode": "event", "events": current, "triggers": wanted}
-    objects = _subscribe_objects(client, wanted, callback_url, unique_id)
+            return _with_refusals(
+                {"mode": "event", "events": current, "triggers": wanted + extra},
+                added.get("refused", {}),
+            )
+        return {"mode": "event", "events": current, "triggers": wanted + extra}
+    objects = _subscribe_objects(client, wanted, callback_url, unique_id, extra)
     for object_name in set(bookkeeping.get("objects", {})) - set(objects["objects"]):
         client.unsubscribe({"object": object_name})
     return objects
