@@ -16,12 +16,12 @@ from typing import Any
 
 from servicem8_connector.connections import Connection, ConnectionStore
 from servicem8_connector.servicem8.client import ServiceM8Client
-from servicem8_connector.triggers.names import SERVICEM8_EVENTS
 from servicem8_connector.servicem8.errors import (
     RejectedByServiceM8,
     ServiceM8Error,
     SubscriptionRefused,
 )
+from servicem8_connector.triggers.names import SERVICEM8_EVENTS
 
 logger = logging.getLogger(__name__)
 
