@@ -134,6 +134,7 @@ def delete_job(connection_id: ConnectionId, uuid: RecordUuid) -> DeletedAnswer:
 
 @require_api_key(runtime.access)
 def _authorized(event: dict, context: LambdaContext) -> dict:
+    runtime.actions().register_lambda_context(context)
     return app.resolve(event, context)
 
 

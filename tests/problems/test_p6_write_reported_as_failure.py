@@ -74,7 +74,7 @@ def test_repeated_key_sequential_is_one_record_one_uuid(
     env: LocalEnvironment, emu: Emulator, owner: Any
 ) -> None:
     account = account_of(env, owner.connection_id)
-    expected = live("actions").record_uuid_for(owner.connection_id, "idem-0001")
+    expected = live("idempotency").record_uuid_for(owner.connection_id, "jobs", "idem-0001")
     with api(env, owner) as client:
         uuids = [created(client.post("/jobs", json=PAYMENT,
                                      headers={"Idempotency-Key": "idem-0001"}))
@@ -87,13 +87,33 @@ def test_repeated_key_concurrent_is_one_record_one_uuid(
     env: LocalEnvironment, emu: Emulator, owner: Any
 ) -> None:
     account = account_of(env, owner.connection_id)
-    expected = live("actions").record_uuid_for(owner.connection_id, "idem-0002")
+    expected = live("idempotency").record_uuid_for(owner.connection_id, "jobs", "idem-0002")
     with api(env, owner) as client, ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(
             lambda _n: client.post("/jobs", json=PAYMENT,
                                    headers={"Idempotency-Key": "idem-0002"}), range(2)))
-    assert [created(a) for a in answers] == [expected, expected]
+    # Each duplicate gets the stored answer, or 409 while the first is still running.
+    assert sorted(a.status_code for a in answers) in ([201, 201], [201, 409])
+    assert {created(a) for a in answers if a.status_code == 201} == {expected}
     _one_record_for(emu, account, expected)
+
+
+def test_reused_key_with_another_body_is_refused_and_changes_nothing(
+    env: LocalEnvironment, emu: Emulator, owner: Any
+) -> None:
+    account = account_of(env, owner.connection_id)
+    with api(env, owner) as client:
+        first = created(client.post("/jobs", json=PAYMENT,
+                                    headers={"Idempotency-Key": "idem-0004"}))
+        other = client.post("/jobs", json={**PAYMENT, "job_description": "Something else"},
+                            headers={"Idempotency-Key": "idem-0004"})
+        as_client = client.post("/clients", json={"name": "Same Key Pty Ltd"},
+                                headers={"Idempotency-Key": "idem-0004"})
+    assert other.status_code == 422, other.text
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
+    assert jobs_with(emu, account, first) == 1
+    assert as_client.status_code == 201  # the key is scoped to the resource
+    assert as_client.json()["uuid"] != first
 
 
 def _one_record_for(emulator: Emulator, account: str, uuid: str) -> None:

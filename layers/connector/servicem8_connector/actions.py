@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import uuid as uuid_lib
 from collections.abc import Callable, Collection
 from typing import Any, Literal
 
+from servicem8_connector.idempotency import Create, IdempotentCreates, record_uuid_for
 from servicem8_connector.problems import Problem
 from servicem8_connector.records import RequestBody
 from servicem8_connector.servicem8.client import ServiceM8Client
@@ -19,7 +19,6 @@ OBJECT_FOR_RESOURCE: dict[str, str] = {"clients": "company", "jobs": "job"}
 
 # Lambda answers at most 6 MB; stop short of it with a clear answer instead.
 MAX_LIST_BYTES = 5_500_000
-IDEMPOTENCY_NAMESPACE = uuid_lib.UUID("5d0a4c1e-3c39-4b8e-9a4f-0f3f6e3c8a11")
 
 Action = Literal["create", "retrieve", "update", "delete", "list"]
 # FACTS.md §1.7: the scopes ServiceM8 demands for each action's calls. Update and delete
@@ -38,11 +37,6 @@ SCOPES_FOR_ACTION: dict[tuple[Action, Resource], tuple[str, ...]] = {
 }
 
 
-def record_uuid_for(connection_id: str, idempotency_key: str) -> str:
-    """The same key always creates the same record uuid, so a retry cannot duplicate."""
-    return str(uuid_lib.uuid5(IDEMPOTENCY_NAMESPACE, f"{connection_id}\n{idempotency_key}"))
-
-
 def missing_scope(granted: Collection[str], action: Action, resource: Resource) -> str | None:
     """The first scope the action needs that ``granted`` lacks; None when all are there."""
     return next((s for s in SCOPES_FOR_ACTION[(action, resource)] if s not in granted), None)
@@ -59,9 +53,15 @@ class Actions:
         self,
         servicem8_for: Callable[[str], ServiceM8Client],
         scopes_for: Callable[[str], Collection[str]] | None = None,
+        idempotent: Callable[[Create], IdempotentCreates] | None = None,
     ) -> None:
         self._servicem8_for = servicem8_for
         self._scopes_for = scopes_for
+        self._idempotent = idempotent(self._create) if idempotent is not None else None
+
+    def register_lambda_context(self, context: Any) -> None:
+        if self._idempotent is not None:
+            self._idempotent.register_lambda_context(context)
 
     def _client(self, connection_id: str, action: Action, resource: Resource) -> ServiceM8Client:
         granted = self._scopes_for(connection_id) if self._scopes_for is not None else ()
@@ -79,11 +79,15 @@ class Actions:
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         fields = body.to_servicem8()
+        if idempotency_key and self._idempotent is not None:
+            return self._idempotent.create(connection_id, resource, idempotency_key, fields)
         if idempotency_key:
-            fields["uuid"] = record_uuid_for(connection_id, idempotency_key)
-        client = self._client(connection_id, "create", resource)
-        created = client.create(OBJECT_FOR_RESOURCE[resource], fields)
-        return {"uuid": created}
+            fields["uuid"] = record_uuid_for(connection_id, resource, idempotency_key)
+        return self._create(connection_id, resource, fields)
+
+    def _create(self, connection_id: str, resource: str, fields: dict[str, Any]) -> dict[str, Any]:
+        client = self._client(connection_id, "create", resource)  # type: ignore[arg-type]
+        return {"uuid": client.create(OBJECT_FOR_RESOURCE[resource], fields)}
 
     def retrieve(self, connection_id: str, resource: Resource, record_uuid: str) -> dict[str, Any]:
         client = self._client(connection_id, "retrieve", resource)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from servicem8_connector.connect import ConnectService
     from servicem8_connector.connection_admin import ConnectionAdmin
     from servicem8_connector.connections import Connection, ConnectionStore
+    from servicem8_connector.idempotency import Create
     from servicem8_connector.intake import WebhookIntake
     from servicem8_connector.maintenance import Maintenance
     from servicem8_connector.oauth import OAuthClient
@@ -178,8 +179,15 @@ def actions() -> Actions:
     from servicem8_connector.actions import Actions
 
     # The grant's scopes let an action it cannot cover be refused before any call.
+    from servicem8_connector.idempotency import IdempotentCreates
+
+    def idempotent(create: Create) -> IdempotentCreates:
+        return IdempotentCreates(create, dynamodb=aws("dynamodb"),
+                                 table=settings().connector_table)
+
     return Actions(servicem8_for_connection,
-                   scopes_for=lambda cid: token_manager().connection(cid).scopes)
+                   scopes_for=lambda cid: token_manager().connection(cid).scopes,
+                   idempotent=idempotent)
 
 
 @functools.cache
