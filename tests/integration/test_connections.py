@@ -141,3 +141,12 @@ def test_other_servicem8_events_pass_through_when_asked_for(local_env: LocalEnvi
     kinds = sorted(e["detail-type"] for e in
                    subscriber_events(local_env, owner.connection_id, want=2, timeout=10))
     assert kinds == ["New Job", "ServiceM8 job.invoice_paid"]
+
+
+def test_reconnect_of_an_unknown_connection_is_refused_before_consent(
+    local_env: LocalEnvironment,
+) -> None:
+    answer = httpx.get(f"{local_env.api_url}/connect",
+                       params={"reconnect": "con_DoesNotExist00000000"}, timeout=30)
+    assert answer.status_code == 404
+    assert answer.json()["type"] == "/problems/not-found"

@@ -92,3 +92,15 @@ def test_return_url_must_match_an_allowed_prefix(mocked_aws: MockedStack) -> Non
         with pytest.raises(ConnectRefused):
             connect.start(return_url=url, reference=None)
     assert connect.start(return_url="https://app.example.test/return/ok", reference=None)
+
+
+@pytest.mark.parametrize("url", [
+    "https://app.example.test/return/../admin",
+    "https://app.example.test/return/%2e%2e/admin",
+    "https://app.example.test/return/%2E%2E/admin",
+    "https://app.example.test/return/./x",
+])
+def test_return_url_with_dot_segments_is_refused(mocked_aws: MockedStack, url: str) -> None:
+    connect, _ = service(mocked_aws, Clock())
+    with pytest.raises(ConnectRefused):
+        connect.start(return_url=url, reference=None)

@@ -59,6 +59,9 @@ class ServiceM8:
     def subscriptions(self) -> list[dict[str, Any]]:
         return [dict(s) for s in self.listed]
 
+    def unsubscribe(self, form: dict[str, str]) -> None:
+        self.listed = [s for s in self.listed if s.get("event") != form.get("event")]
+
     def subscribe_event(self, event: str, callback_url: str, unique_id: str) -> None:
         self.subscribed.append(event)
         self.listed = [s for s in self.listed if s["event"] != event]
@@ -95,7 +98,8 @@ class Rig:
             connection_id="con_maintained", status=ConnectionStatus.ACTIVE,
             account_uuid="99999999-0000-4000-8000-000000000000", created_at=T0,
             access_expires_at=T0 + 3600, refreshed_at=T0, triggers=ALL_TRIGGERS,
-            sealed_secrets=self.store.seal("con_maintained", secrets))
+            sealed_secrets=self.store.seal("con_maintained", secrets),
+            api_key_hash="0" * 64)
         self.store.create(connection, ROUTE_TOKEN)
         return connection
 
@@ -232,3 +236,19 @@ def test_a_jwt_body_keeps_its_payload_but_no_token_or_signature() -> None:
 ], ids=["event-untouched", "form-untouched", "form-token", "nested-token"])
 def test_bodies_are_kept_as_sent_except_for_tokens(body: str, kept: str | None) -> None:
     assert without_secrets(body) == (body if kept is None else kept)
+
+
+def test_a_connection_never_claimed_is_removed_a_day_after_its_claim_lapsed(
+    mocked_aws: MockedStack,
+) -> None:
+    rig = Rig(mocked_aws, listed_active=[1, 1, 1, 1, 1])
+    events = {EVENT_FOR_TRIGGER[t]: "active" for t in ALL_TRIGGERS}
+    rig.store.update(rig.latest(), api_key_hash="", claim_expires_at=T0 + 600,
+                     subscriptions={"mode": "event", "events": events})
+    rig.clock.now = T0 + 600 + 3600
+    assert "UnclaimedConnectionsRemoved" not in rig.run()
+    rig.clock.now = T0 + 600 + 24 * 3600 + 1
+    assert rig.run()["UnclaimedConnectionsRemoved"] == 1
+    assert rig.store.get(rig.connection.connection_id) is None
+    assert rig.store.connection_for_route(ROUTE_TOKEN) is None
+    assert rig.servicem8.listed == []

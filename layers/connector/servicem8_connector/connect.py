@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -87,6 +87,11 @@ def return_url_allowed(url: str, allowed_prefixes: tuple[str, ...]) -> bool:
     target = urlsplit(url)
     if target.scheme not in ("http", "https") or not target.netloc or target.username:
         return False
+    # Browsers resolve dot segments (also percent-encoded ones) before requesting, so
+    # "/allowed/../elsewhere" would leave the allowed path: refuse any.
+    segments = unquote(target.path).split("/")
+    if any(segment in (".", "..") for segment in segments) or "\\" in unquote(target.path):
+        return False
     for prefix in allowed_prefixes:
         allowed = urlsplit(prefix)
         if (target.scheme, target.netloc.lower()) != (allowed.scheme, allowed.netloc.lower()):
@@ -128,6 +133,9 @@ class ConnectService:
         if reference is not None and len(reference) > MAX_REFERENCE_CHARS:
             raise ConnectRefused("invalid-reference",
                                  f"reference is longer than {MAX_REFERENCE_CHARS} characters")
+        if reconnect is not None and self._store.get(reconnect) is None:
+            # Say so before the user consents at ServiceM8, not after.
+            raise ConnectRefused("not-found", "no such connection to reconnect")
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
         record = {
@@ -188,7 +196,13 @@ class ConnectService:
         )
         if record.get("reconnect"):
             connection = self._reconnect(str(record["reconnect"]), grant)
-            return ConnectResult(connection, return_url, reference, claim=None)
+            if connection.api_key_hash:
+                return ConnectResult(connection, return_url, reference, claim=None)
+            # Never claimed (the first claim code lapsed): hand out a fresh one.
+            claim = new_claim()
+            connection = self._store.update(connection, claim_hash=digest(claim),
+                                            claim_expires_at=self._now() + CLAIM_SECONDS)
+            return ConnectResult(connection, return_url, reference, claim=claim)
         claim = new_claim()
         connection = self._create_connection(grant, reference, claim)
         return ConnectResult(connection, return_url, reference, claim=claim)

@@ -76,7 +76,7 @@ def install_problem_handlers(app: Any) -> None:
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _any(error: Exception) -> Response[str]:
         problem = problem_for(error, reconnect_url=reconnect_link(instance()))
-        if problem.kind == "internal-error" and isinstance(error, ValueError):
+        if problem.kind == "internal-error" and isinstance(error, (ValueError, RecursionError)):
             # Bodies Powertools cannot decode (bad UTF-8, a multipart without boundary).
             problem = Problem(400, "malformed-request", "Malformed request",
                               "the request body could not be read")

@@ -29,12 +29,14 @@ from servicem8_connector.publishing import PublishError
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import ReconnectRequired, ServiceM8Error
 from servicem8_connector.settings import Settings
-from servicem8_connector.subscriptions import expect_challenges, subscribe
+from servicem8_connector.subscriptions import expect_challenges, subscribe, unsubscribe
 from servicem8_connector.tokens import TokenManager
 from servicem8_connector.triggers import StateUnavailable
 
 logger = logging.getLogger(__name__)
 KEEPALIVE_AFTER_SECONDS = 24 * 3600
+# An unclaimed connection can still be reconnected for a fresh claim meanwhile.
+UNCLAIMED_GRACE_SECONDS = 24 * 3600
 # The function's timeout is 300 s; the backfill stops taking new work after this.
 BACKFILL_UNTIL_SECONDS = 200.0
 # What a replay or a backfill can run into and still leave things to retry next hour.
@@ -77,6 +79,9 @@ class Maintenance:
         deadline = self._now() + BACKFILL_UNTIL_SECONDS
         gaps: list[Connection] = []
         for connection in self._store.all_connections():
+            if self._unclaimed_too_long(connection):
+                self._forget(connection, report)
+                continue
             if connection.status is not ConnectionStatus.ACTIVE:
                 report.tally["ConnectionsNeedingReconnect"] += 1
                 continue
@@ -96,6 +101,24 @@ class Maintenance:
         for connection in gaps:
             self._fill_gap(connection, report, deadline)
         return report
+
+    def _unclaimed_too_long(self, connection: Connection) -> bool:
+        """Nobody ever claimed its API key, and a day has passed since the claim lapsed."""
+        return not connection.api_key_hash and (
+            connection.claim_expires_at + UNCLAIMED_GRACE_SECONDS < self._now()
+        )
+
+    def _forget(self, connection: Connection, report: MaintenanceReport) -> None:
+        """Unsubscribe and delete a connection no one can use: its tokens go with it."""
+        route_token = self._tokens.secrets(connection).route_token
+        try:
+            unsubscribe(self._servicem8_for(connection.connection_id),
+                        connection.subscriptions, self._settings.webhook_url(route_token))
+        except ServiceM8Error as error:
+            # Deleting the route below turns ServiceM8's later deliveries into 404s anyway.
+            _warn("unclaimed connection's subscriptions not removed", connection, error)
+        self._store.delete(connection, route_token)
+        report.tally["UnclaimedConnectionsRemoved"] += 1
 
     def _keep_alive(self, connection: Connection, report: MaintenanceReport) -> None:
         if self._now() - connection.refreshed_at < KEEPALIVE_AFTER_SECONDS:
