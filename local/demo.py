@@ -160,7 +160,7 @@ def story(env: LocalEnvironment) -> int:
     events = subscriber_events(env, connection_id, want=len(EXPECTED), timeout=20)
     for event in events:
         detail = event["detail"]
-        changes = ", ".join(f"{k}: {v['previous']} → {v['current']}"
+        changes = ", ".join(f"{k}: {v['previous'] or '(none)'} → {v['current']}"
                             for k, v in detail.get("changes", {}).items())
         say(event["detail-type"], f"{detail['record_uuid']} {changes}".strip())
     return verdict(Counter(e["detail-type"] for e in events))

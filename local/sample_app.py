@@ -49,6 +49,8 @@ class SampleApp:
         request = Request(environ)
         if request.path == "/return":
             response = self._returned(request)
+        elif request.path == "/claim" and request.method == "POST":
+            response = self._claimed(request)
         elif request.path == "/openapi.json":
             response = self._spec()
         elif request.path == "/docs":
@@ -96,7 +98,8 @@ class SampleApp:
                         content_type=answer.headers.get("content-type"))
 
     def _returned(self, request: Request) -> Response:
-        values = {k: request.args.get(k, "") for k in ("connection_id", "reference", "error")}
+        names = ("connection_id", "reference", "error", "claim")
+        values = {k: request.args.get(k, "") for k in names}
         self.returns.append(values)
         if values["error"]:
             body = f"<h1>Not connected</h1><p id='error'>{html.escape(values['error'])}</p>"
@@ -106,5 +109,29 @@ class SampleApp:
                 f"<p>Connection id: <code id='connection-id'>"
                 f"{html.escape(values['connection_id'])}</code></p>"
                 f"<p>Reference: <code>{html.escape(values['reference'])}</code></p>"
+                "<p>A real app's server now trades the one-time claim for the connection's "
+                "API key (within 10 minutes):</p>"
+                '<form method="post" action="/claim">'
+                f'<input type="hidden" name="connection_id" '
+                f'value="{html.escape(values["connection_id"])}">'
+                f'<input type="hidden" name="claim" value="{html.escape(values["claim"])}">'
+                '<button id="claim" type="submit">Claim the API key</button></form>'
             )
         return Response(PAGE.format(title="Connected", body=body), content_type="text/html")
+
+    def _claimed(self, request: Request) -> Response:
+        """What the app's server does with the claim: one POST, then keep the key."""
+        connection_id = request.form.get("connection_id", "")
+        answer = httpx.post(f"{self.api_url}/connections/{connection_id}/api-key",
+                            json={"claim": request.form.get("claim", "")}, timeout=30)
+        if answer.status_code != 201:
+            body = f"<h1>Claim refused</h1><pre id='error'>{html.escape(answer.text)}</pre>"
+        else:
+            key = html.escape(answer.json()["api_key"])
+            path = f"{self.api_url}/connections/{html.escape(connection_id)}/jobs"
+            body = (
+                "<h1>API key</h1><p>Shown once; the connector keeps only its hash.</p>"
+                f"<p><code id='api-key'>{key}</code></p>"
+                f"<pre>curl -H 'Authorization: Bearer {key}' {path}</pre>"
+            )
+        return Response(PAGE.format(title="API key", body=body), content_type="text/html")

@@ -19,7 +19,7 @@ from servicem8_connector.api_routes import (
     ListAnswer,
     UpdatedAnswer,
 )
-from servicem8_connector.http_api import install_problem_handlers
+from servicem8_connector.http_api import install_problem_handlers, refuse_unknown_query
 from servicem8_connector.records import ClientCreate, ClientUpdate, JobCreate, JobUpdate
 from servicem8_connector.servicem8.filters import Filter
 
@@ -29,6 +29,7 @@ metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_problem_handlers(app)
 
+LIST_PARAMETERS = {"filter", "include_inactive"}
 ConnectionId = Annotated[str, Path(pattern=CONNECTION_ID, description="Connection id")]
 RecordUuid = Annotated[str, Path(pattern=RECORD_UUID, description="ServiceM8 record uuid")]
 FilterText = Annotated[
@@ -53,6 +54,7 @@ def _created(answer: dict[str, Any], resource: str, connection_id: str) -> Respo
 
 
 def _filter(text: str | None) -> Filter | None:
+    refuse_unknown_query(app.current_event.query_string_parameters, LIST_PARAMETERS)
     return Filter.parse(text) if text else None
 
 

@@ -150,3 +150,26 @@ def test_unmatched_routes_get_a_problem_404(
 ) -> None:
     response = httpx.request(method, f"{local_env.api_url}{path}", timeout=30)
     assert_problem(response, 404, "not-found")
+
+
+def test_a_mistyped_list_parameter_is_refused_not_ignored(
+    api: httpx.Client, connection_id: str
+) -> None:
+    response = api.get(f"/connections/{connection_id}/jobs", params={"filtr": "x eq 1"})
+    assert_problem(response, 400, "unknown-parameter")
+
+
+def test_null_clears_a_field_but_not_a_required_one(api: httpx.Client, connection_id: str) -> None:
+    base = f"/connections/{connection_id}/clients"
+    record = api.post(base, json={"name": "Nullable", "address_city": "Hobart"}).json()["uuid"]
+    assert_problem(api.patch(f"{base}/{record}", json={"name": None}), 422, "invalid-request")
+    assert api.patch(f"{base}/{record}", json={"address_city": None}).status_code == 200
+    after = api.get(f"{base}/{record}").json()
+    assert after["name"] == "Nullable"
+    assert after["address_city"] in ("", None)
+
+
+def test_ten_filter_terms_are_accepted(api: httpx.Client, connection_id: str) -> None:
+    terms = " and ".join([f"name ne 'x{i}'" for i in range(9)] + ["active eq 1"])
+    response = api.get(f"/connections/{connection_id}/clients", params={"filter": terms})
+    assert response.status_code == 200, response.text

@@ -150,3 +150,15 @@ def test_reconnect_of_an_unknown_connection_is_refused_before_consent(
                        params={"reconnect": "con_DoesNotExist00000000"}, timeout=30)
     assert answer.status_code == 404
     assert answer.json()["type"] == "/problems/not-found"
+
+
+def test_sample_app_claims_the_key_from_its_server(local_env: LocalEnvironment) -> None:
+    with httpx.Client(timeout=30, follow_redirects=True) as browser:
+        returned = browser.get(f"{local_env.app_url}/")
+        connect_url = returned.text.split('id="connect" href="')[1].split('"')[0]
+        landing = browser.get(connect_url.replace("&amp;", "&"))
+        assert 'id="claim"' in landing.text
+        query = parse_qs(urlsplit(str(landing.url)).query)
+        claimed = browser.post(f"{local_env.app_url}/claim", data={
+            "connection_id": query["connection_id"][0], "claim": query["claim"][0]})
+    assert 'id="api-key">sm8c_' in claimed.text

@@ -11,7 +11,7 @@ from servicem8_connector.problems import Problem
 from servicem8_connector.records import RequestBody
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import MissingScope
-from servicem8_connector.servicem8.filters import Filter
+from servicem8_connector.servicem8.filters import MAX_TERMS, Filter
 from servicem8_connector.triggers.records import normalise_record
 
 Resource = Literal["clients", "jobs"]
@@ -126,7 +126,10 @@ class Actions:
         include_inactive: bool,
     ) -> dict[str, Any]:
         """Every page, following ``x-next-cursor``; soft-deleted rows only when asked."""
-        if not include_inactive:
+        terms = len(record_filter.terms) if record_filter is not None else 0
+        if not include_inactive and terms < MAX_TERMS:
+            # Let ServiceM8 drop deleted rows when the caller left room for the term;
+            # rows are filtered here as well either way (see below).
             record_filter = (record_filter or Filter()).where("active", "eq", 1)
         client = self._client(connection_id, "list", resource)
         items: list[dict[str, Any]] = []

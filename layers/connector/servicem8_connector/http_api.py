@@ -42,6 +42,14 @@ def _invalid_request(error: RequestValidationError) -> Problem:
                    "the request does not match the API's schema", errors=errors)
 
 
+def refuse_unknown_query(params: dict[str, str] | None, allowed: set[str]) -> None:
+    """A mistyped parameter (``filtr=``) would otherwise list everything, silently."""
+    unknown = sorted(set(params or {}) - allowed)
+    if unknown:
+        raise Problem(400, "unknown-parameter", "Unknown query parameter",
+                      f"not a parameter of this route: {', '.join(unknown)[:200]}")
+
+
 def reconnect_link(path: str | None) -> str | None:
     """Where the user goes to reconnect the connection a request path names."""
     match = re.match(r"^/connections/([^/]+)", path or "")

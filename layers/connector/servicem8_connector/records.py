@@ -11,7 +11,14 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Uuid = Annotated[
     str,
@@ -23,6 +30,8 @@ Date = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 Text = Annotated[str, StringConstraints(max_length=500)]
 Short = Annotated[str, StringConstraints(max_length=100)]
 JobStatus = Literal["Quote", "Work Order", "Unsuccessful", "Completed"]
+# ServiceM8 requires these on every record (FACTS.md §2.2): never cleared by an update.
+REQUIRED_FIELDS = ("name", "status")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -38,9 +47,20 @@ class RequestBody(BaseModel):
             raise ValueError("control characters are not allowed")
         return value
 
+    @model_validator(mode="after")
+    def _required_fields_stay_set(self) -> RequestBody:
+        for name in REQUIRED_FIELDS:
+            if name in self.model_fields_set and getattr(self, name, "") is None:
+                raise ValueError(f"{name} cannot be cleared")
+        return self
+
     def to_servicem8(self) -> dict[str, Any]:
-        """Only the fields the caller gave, with ``badges`` JSON-encoded (FACTS §2.2)."""
-        fields = self.model_dump(exclude_unset=True)
+        """Only the fields the caller gave, with ``badges`` JSON-encoded (FACTS §2.2).
+
+        ``null`` clears a field: ServiceM8 writes "no value" as an empty string.
+        """
+        fields = {k: ("" if v is None else v)
+                  for k, v in self.model_dump(exclude_unset=True).items()}
         if "badges" in fields:
             fields["badges"] = json.dumps(fields["badges"] or [])
         return fields
