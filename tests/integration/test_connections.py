@@ -161,4 +161,4 @@ def test_sample_app_claims_the_key_from_its_server(local_env: LocalEnvironment) 
         query = parse_qs(urlsplit(str(landing.url)).query)
         claimed = browser.post(f"{local_env.app_url}/claim", data={
             "connection_id": query["connection_id"][0], "claim": query["claim"][0]})
-    assert 'id="api-key">sm8c_' in claimed.text
+    assert "id='api-key'>sm8c_" in claimed.text
