@@ -19,6 +19,8 @@ help:
 	@echo "make build     sam build (no Docker needed)"
 	@echo "make openapi   regenerate openapi.json from the API's routes"
 	@echo "make fuzz      10,000 schemathesis cases against the local stack (CASES=...)"
+	@echo "make chaos     the local stack while parts fail, then a rate-budget burst (~3 min)"
+	@echo "make bench     measure speed and economy, write docs/benchmarks.md (about 5 minutes)"
 
 $(VENV)/.installed: requirements-dev.txt layers/connector/requirements.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
@@ -59,6 +61,12 @@ openapi: $(VENV)/.installed
 
 fuzz: $(VENV)/.installed
 	@$(PY) -m tests.contract.fuzzing --cases $${CASES:-10000}
+
+chaos: $(VENV)/.installed
+	@$(PY) -m local.chaos
+
+bench: $(VENV)/.installed
+	@$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

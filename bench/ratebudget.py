@@ -33,6 +33,7 @@ class CallLog:
 
     stamps: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    delivered: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     _entries: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
 
     def install(self, env: LocalEnvironment) -> Callable[[], None]:
@@ -47,8 +48,26 @@ class CallLog:
                 self._entries.append((time.time(), entry))
             return entry
 
+        log_delivery = emulator.log_delivery
+
+        def delivered(entry: dict[str, Any]) -> None:  # stamped as the delivery is answered
+            with lock:
+                self.delivered[str(entry.get("url"))].append(time.time())
+            log_delivery(entry)
+
         emulator.log_request = stamped  # type: ignore[method-assign]
-        return lambda: delattr(emulator, "log_request")
+        emulator.log_delivery = delivered  # type: ignore[method-assign]
+
+        def undo() -> None:
+            del emulator.log_request
+            del emulator.log_delivery
+
+        return undo
+
+    def delivery_span(self, callback_url: str) -> float:
+        """Seconds from the first delivery to a callback URL to the last."""
+        stamps = self.delivered.get(callback_url, [])
+        return max(stamps) - min(stamps) if stamps else 0.0
 
     def settle(self) -> None:
         """Sort the stamped entries by account (filled in after authentication)."""
@@ -121,6 +140,7 @@ class LoadPlan:
 class LoadReport:
     plan: LoadPlan
     deliveries: int
+    delivered_within: float
     busiest_minute: int
     fetches: int
     refused: int
@@ -139,6 +159,7 @@ class LoadReport:
     @property
     def ok(self) -> bool:
         return (self.busiest_minute <= SERVICEM8_LIMIT_PER_MINUTE and self.refused == 0
+                and self.delivered_within <= 60.0
                 and self.published == self.expected and self.duplicated == 0
                 and self.in_dlq == 0 and self.quiet_published == self.quiet_expected
                 and self.quiet_waits == 0 and self.quiet_refused == 0)
@@ -146,8 +167,9 @@ class LoadReport:
     def lines(self) -> list[str]:
         verdict = "OK" if self.ok else "FAILED"
         return [
-            f"account A   {self.deliveries} deliveries in {self.plan.burst_seconds:.0f} s "
-            f"({self.plan.jobs} jobs x {self.plan.notifications_per_job} notifications)",
+            f"account A   {self.deliveries} deliveries within {self.delivered_within:.0f} s "
+            f"({self.plan.jobs} jobs x {self.plan.notifications_per_job} notifications, "
+            f"changed within {self.plan.burst_seconds:.0f} s)",
             f"            ServiceM8 calls: {self.fetches} (naive: one per delivery), busiest "
             f"minute {self.busiest_minute} (limit {SERVICEM8_LIMIT_PER_MINUTE}), "
             f"429s {self.refused}, budget waits {self.burst_wait_seconds:.0f} s",
@@ -217,7 +239,7 @@ def run(env: LocalEnvironment, plan: LoadPlan) -> LoadReport:
     assert env.emulator is not None
     deliveries = sum(1 for d in env.emulator.deliveries if d["url"] == busy.callback_url)
     return LoadReport(
-        plan=plan, deliveries=deliveries,
+        plan=plan, deliveries=deliveries, delivered_within=calls.delivery_span(busy.callback_url),
         busiest_minute=calls.busiest_minute(busy.account_uuid),
         fetches=len(calls.stamps[busy.account_uuid]), refused=calls.refused[busy.account_uuid],
         expected=len(busy.expected), published=len(set(mine) & busy.expected),

@@ -2,12 +2,12 @@
 
 Two accounts, one on event webhooks (records in the body) and one on object webhooks
 (records fetched back), each get clients created and jobs created, queued and completed,
-while:
+phase by phase, while:
 
 * ServiceM8 answers a share of API calls with 429, 500, 502 or 503;
 * PutEvents rejects a share of entries (``FailedEntryCount``) or throttles a whole call;
-* the processor dies mid-batch, between two of its writes: what it did stays done, and
-  the whole batch comes back after the visibility timeout;
+* the processor dies mid-batch, between records or between two of its writes: what it
+  did stays done, and the whole batch comes back after the visibility timeout;
 * ServiceM8 sends deliveries twice and out of order.
 
 Every fault is transient, so the subscriber queue must hold each expected trigger exactly
@@ -16,8 +16,11 @@ collaborators, the processor handler's module, the emulator's switches); product
 has no test hooks. The visibility timeout and the stale-claim age are scaled down together
 (8 s and 4 s, as 180 s and 120 s in the template), so retries come within the run.
 
-``python -m local.chaos --jobs 60 --clients 20`` (the defaults); ``--rate-budget`` runs the
-load check of :mod:`local.chaos_load` instead.
+Then :mod:`bench.ratebudget` sends 1,000 deliveries for one account within a minute.
+
+``--interleaved`` makes each job's three changes at once instead of a phase at a time:
+a record that moves on before its notification is processed shows what the classifier
+can and cannot see from a later state.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,7 +59,7 @@ class ChaosPlan:
     clients: int = 10  # per account: one delivery each
     servicem8_failure_rate: float = 0.1  # share of API calls answered 429/5xx
     putevents_failure_rate: float = 0.2  # share of PutEvents calls that reject entries
-    crash_rate: float = 0.15  # share of processor invocations that die part-way
+    crash_rate: float = 0.2  # share of processor invocations that die part-way
     duplicate_share: float = 0.2  # share of deliveries ServiceM8 sends twice
     reorder: bool = True
     # Dying after PutEvents took an event but before its claim is marked published is the
@@ -141,11 +145,12 @@ class CrashSwitch:
         self._local = threading.local()
         self._lock = threading.Lock()
 
-    def arm(self) -> None:
-        """At the start of an invocation: maybe die at one of its first few writes."""
+    def arm(self, records: int) -> None:
+        """At the start of an invocation: maybe die at one of its steps."""
         with self._lock:
             dies = self._rng.random() < self._rate
-            countdown = self._rng.randint(1, 4 * self.STEPS_PER_RECORD) if dies else None
+            steps = self.STEPS_PER_RECORD * max(1, records)
+            countdown = self._rng.randint(1, steps) if dies else None
         self._local.countdown = countdown
         self._local.dead = False
 
@@ -248,7 +253,7 @@ def install_faults(env: LocalEnvironment, plan: ChaosPlan) -> InstalledFaults:
     partial_response = module.process_partial_response
 
     def dying_invocation(*args: Any, **kwargs: Any) -> Any:
-        switch.arm()
+        switch.arm(len((kwargs.get("event") or {}).get("Records", [])))
         try:
             result = partial_response(*args, **kwargs)
         finally:
@@ -523,11 +528,11 @@ def chaos_options() -> LocalOptions:
 
 
 @contextmanager
-def handler_logs_to_file() -> Iterator[Any]:
-    """The handlers' JSON logs (stdout) and crash tracebacks (stderr) go to LOG_FILE."""
+def handler_logs_to_file(path: Path = LOG_FILE) -> Iterator[Any]:
+    """The handlers' JSON logs (stdout) and crash tracebacks (stderr) go to ``path``."""
     out = sys.stdout
-    LOG_FILE.parent.mkdir(exist_ok=True)
-    with LOG_FILE.open("w") as logs:
+    path.parent.mkdir(exist_ok=True)
+    with path.open("w") as logs:
         sys.stdout = sys.stderr = logs
         try:
             yield out
@@ -547,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-rate-budget", action="store_true",
                         help="only the fault run, not the rate-budget load check")
     args = parser.parse_args(argv)
+    layer = str(ROOT / "layers" / "connector")  # patched below, so imported from here too
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
     plan = ChaosPlan(jobs=args.jobs, clients=args.clients, seed=args.seed,
                      interleaved=args.interleaved,
                      crash_in_publish_window=args.crash_in_publish_window)

@@ -15,6 +15,7 @@ import pytest
 from servicem8_connector.connections import Connection, ConnectionStatus
 from servicem8_connector.processor import ClaimHeld, DeliveryProcessor, QueuedDelivery
 from servicem8_connector.publishing import EventPublisher, PublishError, TriggerEvent
+from servicem8_connector.subscriptions import ALL_TRIGGERS
 from servicem8_connector.triggers import DedupeStore, SnapshotStore
 from servicem8_connector.triggers.state import STALE_CLAIM_SECONDS
 from tests.chaos.conftest import Clock
@@ -37,6 +38,7 @@ class Connections:
         self.connection = Connection(
             connection_id=CONNECTION_ID, status=ConnectionStatus.ACTIVE, account_uuid=ACCOUNT,
             created_at=0.0, access_expires_at=0.0, refreshed_at=0.0, sealed_secrets="-",
+            triggers=ALL_TRIGGERS,
         )
 
     def get(self, connection_id: str) -> Connection | None:
