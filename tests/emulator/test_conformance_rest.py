@@ -364,7 +364,7 @@ def test_filter_field_names_are_case_sensitive(client: httpx.Client, auth: dict[
     assert answer.status_code == 400
 
 
-# --- §2.3 / §2.6 errors and throttling -----------------------------------------------------------
+# --- §2.3 / §2.6 errors and throttling ---------------------------------------------
 
 
 def test_429_per_minute_text_after_180_calls(client: httpx.Client, auth: dict[str, str]) -> None:

@@ -47,7 +47,9 @@ def provision_template() -> MockedStack:
     """Create every resource moto can hold; call inside ``mock_aws()``."""
     template = load_template(ROOT / "template.yaml")
     values = parameter_values(template, PARAMETERS)
-    provisioner = Provisioner(template, values, "connector-test", endpoint_url=None)  # type: ignore[arg-type]
+    # endpoint_url None: the boto3 default, which moto's in-process mock intercepts.
+    provisioner = Provisioner(template, values, "connector-test",
+                              endpoint_url=None)  # type: ignore[arg-type]
     provisioner.provision()
     env = function_env(provisioner, template)
     os.environ.update(env)

@@ -125,15 +125,19 @@ class Rig:
             connections=None,  # type: ignore[arg-type]  # polled records need no lookup
             snapshots=self.snapshots, dedupe=self.dedupe,
             publisher=self.publisher,  # type: ignore[arg-type]
-            servicem8_for=lambda _: self.servicem8,  # type: ignore[arg-type,return-value]
+            # A fake with the few client methods used here.
+            servicem8_for=self._servicem8_for,
             dynamodb=client, table=name, now=self.clock)
         self.backfill = Backfill(dynamodb=client, table=name, processor=processor,
-                                 servicem8_for=lambda _: self.servicem8,  # type: ignore[arg-type,return-value]
+                                 servicem8_for=self._servicem8_for,
                                  now=self.clock)
         self.connection = Connection(
             connection_id="con_gap", status=ConnectionStatus.ACTIVE, account_uuid="account",
             created_at=T0, access_expires_at=T0, refreshed_at=T0, sealed_secrets="-",
             triggers=triggers)
+
+    def _servicem8_for(self, _connection_id: str) -> Any:
+        return self.servicem8
 
     def look(self, healthy: bool, at_hours: float) -> bool:
         self.clock.now = T0 + at_hours * 3600

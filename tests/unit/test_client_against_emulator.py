@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -217,7 +218,8 @@ def test_subscription_refusal_quotes_servicem8(sm8: Connected) -> None:
     assert "challenge" in raised.value.message
     call = sm8.emulator.requests[-1]
     assert call["content_type"] == "application/x-www-form-urlencoded"
-    assert call["form"] == {"object": "job", "fields": "uuid,status",  # type: ignore[comparison-overlap]
+    form: Any = call["form"]
+    assert form == {"object": "job", "fields": "uuid,status",
                             "callback_url": "https://hooks.example.test/sm8/route",
                             "unique_id": "con_x"}
 
