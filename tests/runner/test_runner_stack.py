@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -238,15 +239,32 @@ def test_handler_writes_to_the_table(stack: LocalStack, http: httpx.Client) -> N
     assert scan(stack, "thing#")["thing#7"]["name"] == {"S": "seven"}
 
 
+def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Redelivery waits out a visibility timeout; on a busy machine drain() can see an
+    empty queue while a message is still invisible, so poll for the outcome itself."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not check():
+        time.sleep(0.2)
+
+
+def _seen(stack: LocalStack, prefix: str) -> dict[str, int]:
+    return {k: int(v["seen"]["N"]) for k, v in scan(stack, prefix).items()}
+
+
 def test_sqs_partial_batch_failure_then_dlq(stack: LocalStack) -> None:
     sqs = stack.client("sqs")
     for body in ("ok-1", "fail-1", "ok-2"):
         sqs.send_message(QueueUrl=stack.physical_id("WorkQueue"), MessageBody=body)
     stack.drain(timeout=15)
-    seen = {k: int(v["seen"]["N"]) for k, v in scan(stack, "work#").items()}
+    _eventually(lambda: _seen(stack, "work#").get("work#fail-1") == 2)
+    seen = _seen(stack, "work#")
     # maxReceiveCount 2: the failed message is delivered twice, then moved to the DLQ
     assert seen == {"work#ok-1": 1, "work#ok-2": 1, "work#fail-1": 2}
-    dlq = sqs.receive_message(QueueUrl=stack.physical_id("WorkDLQ"), WaitTimeSeconds=1)
+    dlq: dict[str, Any] = {}
+    for _ in range(20):  # the move to the DLQ happens on the next receive
+        dlq = sqs.receive_message(QueueUrl=stack.physical_id("WorkDLQ"), WaitTimeSeconds=1)
+        if dlq.get("Messages"):
+            break
     assert [m["Body"] for m in dlq["Messages"]] == ["fail-1"]
     sqs.delete_message(
         QueueUrl=stack.physical_id("WorkDLQ"), ReceiptHandle=dlq["Messages"][0]["ReceiptHandle"]
@@ -257,8 +275,13 @@ def test_sqs_raising_handler_deletes_nothing(stack: LocalStack) -> None:
     sqs = stack.client("sqs")
     sqs.send_message(QueueUrl=stack.physical_id("WorkQueue"), MessageBody="raise-1")
     stack.drain(timeout=15)
-    assert int(scan(stack, "work#raise")["work#raise-1"]["seen"]["N"]) == 2
-    dlq = sqs.receive_message(QueueUrl=stack.physical_id("WorkDLQ"), WaitTimeSeconds=1)
+    _eventually(lambda: _seen(stack, "work#raise").get("work#raise-1") == 2)
+    assert _seen(stack, "work#raise")["work#raise-1"] == 2
+    dlq: dict[str, Any] = {}
+    for _ in range(20):  # the move to the DLQ happens on the next receive
+        dlq = sqs.receive_message(QueueUrl=stack.physical_id("WorkDLQ"), WaitTimeSeconds=1)
+        if dlq.get("Messages"):
+            break
     assert [m["Body"] for m in dlq["Messages"]] == ["raise-1"]
 
 
