@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.aws import create_connector_table
+
 
 class Clock:
     """Epoch seconds that move only when a test says so."""
@@ -35,17 +37,4 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="connector",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
-        yield client, "connector"
+        yield create_connector_table(boto3.client("dynamodb", region_name="us-east-1"))

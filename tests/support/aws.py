@@ -60,3 +60,16 @@ def function_env(provisioner: Provisioner, template: dict[str, Any]) -> dict[str
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     resolved = provisioner.resolver.resolve(variables)
     return {key: str(value) for key, value in resolved.items()}
+
+
+def create_connector_table(client: Any, name: str = "connector") -> tuple[Any, str]:
+    """Only the connector table, with template.yaml's key schema, for stores under test."""
+    properties = load_template(ROOT / "template.yaml")["Resources"]["ConnectorTable"][
+        "Properties"]
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+    )
+    return client, name

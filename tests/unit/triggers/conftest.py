@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from triggers_testkit import Clock
 
+from tests.support.aws import create_connector_table
+
 
 def _is_loopback(address: Any) -> bool:
     if isinstance(address, tuple) and address:
@@ -59,20 +61,7 @@ def table(aws: None) -> tuple[Any, str]:
     """A moto connector table shaped like template.yaml's: pk/sk strings."""
     import boto3
 
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName="connector",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-    )
-    return client, "connector"
+    return create_connector_table(boto3.client("dynamodb", region_name="us-east-1"))
 
 
 @pytest.fixture

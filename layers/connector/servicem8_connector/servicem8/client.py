@@ -164,7 +164,7 @@ class ServiceM8Client:
         return _json_list(self._send("GET", "/webhook_subscriptions"))
 
     def unsubscribe(self, form: Mapping[str, str]) -> None:
-        """Delete one subscription: ``{"object": …}`` or ``{"event": …, "callback_url": …}``."""
+        """Delete one: ``{"object": …}``, or ``{"event": …, "callback_url": …}``."""
         response = self._send("DELETE", "/webhook_subscriptions", data=dict(form))
         _subscription_acknowledged(response)
 
