@@ -1,19 +1,32 @@
 """Cold import of each handler, as a ratio to ``python -c "import boto3"`` in the same round.
 
-Each round starts a fresh interpreter per target (boto3 first, then every handler), with
-``sys.path`` as Lambda sets it (the function's directory, then the layer) and Lambda's
-environment names, so Powertools sets itself up as it would there (tracing included).
+Each round starts a fresh interpreter per target (boto3 first, then every handler) laid out
+as Lambda lays it out, not as the dev venv is: ``python -S`` (no site-packages), and
+``PYTHONPATH`` the function's directory, the connector's source, the layer's dependencies
+(``pip install --target`` from ``layers/connector/requirements.txt``) and a runtime
+directory holding only boto3 (Lambda's runtime ships it on its own path), the last two
+cached under ``.bench/``. The baseline imports boto3 from that runtime directory alone.
+The children get Lambda's environment names, ``LAMBDA_TASK_ROOT`` included, so Powertools
+and the X-Ray SDK set themselves up as they would there (tracing on). The connector's and
+the function's code is copied without ``__pycache__`` and never compiled to disk, as
+``sam build`` ships it; the dependencies keep the ``.pyc`` pip writes, which ``sam build``
+does not ship (docs/benchmarks.md says what that leaves out).
 Rounds interleave the targets, so a busy moment slows the baseline as much as the handler.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.stats import Figure
@@ -21,6 +34,8 @@ from bench.stats import Figure
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
 LAYER = ROOT / "layers" / "connector"
+REQUIREMENTS = LAYER / "requirements.txt"
+CACHE = ROOT / ".bench"
 TARGET_RATIO = 1.5
 
 
@@ -28,57 +43,124 @@ def handlers() -> list[str]:
     return sorted(d.name for d in FUNCTIONS.iterdir() if (d / "app.py").is_file())
 
 
-def child_env(function: str | None) -> dict[str, str]:
+def _pip_target(directory: Path, *requirements: str) -> Path:
+    """``directory`` with ``requirements`` installed, once (a finished install leaves a mark)."""
+    done = directory / ".installed"
+    if not done.exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",  # noqa: S603
+                        "--disable-pip-version-check", "--target", str(directory),
+                        *requirements], check=True, capture_output=True)
+        done.touch()
+    return directory
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\n".join([sys.version, *parts]).encode()).hexdigest()[:16]
+
+
+def layer_dependencies() -> Path:
+    """The layer's pinned requirements, as ``sam build`` puts them in ``/opt/python``."""
+    text = REQUIREMENTS.read_text()
+    return _pip_target(CACHE / f"layer-{_key(text)}", "-r", str(REQUIREMENTS))
+
+
+def runtime_boto3() -> Path:
+    """boto3 alone, at the dev venv's version: what the Lambda runtime ships."""
+    import boto3
+
+    pin = f"boto3=={boto3.__version__}"
+    return _pip_target(CACHE / f"runtime-{_key(pin)}", pin)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a child interpreter finds things: Lambda's order of ``sys.path``."""
+
+    functions: Path  # copies of functions/*, without __pycache__
+    layer_source: Path  # a copy of layers/connector, without __pycache__
+    dependencies: Path
+    runtime: Path
+
+    def path(self, function: str | None, with_layer: bool) -> list[Path]:
+        task = [self.functions / function] if function else []
+        layer = [self.layer_source, self.dependencies] if with_layer else []
+        return [*task, *layer, self.runtime]
+
+
+@contextmanager
+def lambda_layout() -> Iterator[Layout]:
+    deps, runtime = layer_dependencies(), runtime_boto3()
+    no_cache = shutil.ignore_patterns("__pycache__", "*.pyc")
+    with tempfile.TemporaryDirectory(prefix="bench-imports-") as scratch:
+        code = Path(scratch)
+        shutil.copytree(FUNCTIONS, code / "functions", ignore=no_cache)
+        shutil.copytree(LAYER / "servicem8_connector", code / "layer" / "servicem8_connector",
+                        ignore=no_cache)
+        yield Layout(code / "functions", code / "layer", deps, runtime)
+
+
+def child_env(layout: Layout, function: str | None, with_layer: bool = True) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("AWS_", "POWERTOOLS_", "PYTHONPATH"))}
+           if not name.startswith(("AWS_", "POWERTOOLS_", "PYTHON", "LAMBDA_", "_X_AMZN"))}
+    task_root = layout.functions / function if function else layout.runtime
     env.update({
         "AWS_LAMBDA_FUNCTION_NAME": f"bench-{function or 'baseline'}",
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": str(task_root),
         "POWERTOOLS_SERVICE_NAME": "servicem8-connector",
         "POWERTOOLS_METRICS_NAMESPACE": "ServiceM8Connector",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join(str(p) for p in layout.path(function, with_layer)),
     })
-    if function is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(FUNCTIONS / function), str(LAYER)])
     return env
 
 
-def time_import(statement: str, function: str | None) -> float:
+def _run(layout: Layout, statement: str, function: str | None, *, with_layer: bool = True,
+         flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    env = child_env(layout, function, with_layer)
+    # -P: no script directory on sys.path; the working directory is the task root, as in Lambda.
+    return subprocess.run([sys.executable, "-S", "-P", *flags, "-c", statement],  # noqa: S603
+                          env=env, check=True, capture_output=True, text=True,
+                          cwd=env["LAMBDA_TASK_ROOT"])
+
+
+def time_import(layout: Layout, statement: str, function: str | None,
+                with_layer: bool = True) -> float:
     """Wall seconds for a fresh interpreter to run ``statement`` and exit."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement],  # noqa: S603 - our interpreter, fixed code
-                   env=child_env(function), check=True, capture_output=True, cwd=ROOT)
+    _run(layout, statement, function, with_layer=with_layer)
     return time.perf_counter() - started
 
 
 # Import time by who is to blame: self times of every module, summed per group.
 GROUPS = {
-    "boto3 & botocore": ("boto3", "botocore", "s3transfer", "urllib3", "jmespath", "dateutil"),
+    "boto3 & botocore": ("boto3", "botocore", "s3transfer", "urllib3", "jmespath", "dateutil",
+                         "six"),
     "X-Ray SDK": ("aws_xray_sdk", "wrapt"),
     "Powertools": ("aws_lambda_powertools",),
-    "pydantic": ("pydantic", "pydantic_core", "annotated_types", "typing_inspection"),
-    "httpx (with its CLI's rich and click)": ("httpx", "httpcore", "h11", "anyio", "sniffio",
-                                              "certifi", "idna", "rich", "click", "pygments"),
+    "pydantic": ("pydantic", "pydantic_core", "annotated_types", "typing_inspection",
+                 "typing_extensions"),
+    "httpx": ("httpx", "httpcore", "h11", "anyio", "sniffio", "certifi", "idna"),
     "connector's own modules": ("app", "servicem8_connector"),
 }
 # What any handler built this way imports, whatever the connector's own code does.
 FLOORS = {
-    "boto3 + Powertools Logger, Tracer, HTTP resolver": (
-        "import boto3; from aws_lambda_powertools import Logger, Tracer;"
+    "boto3 + Powertools Logger, Tracer, Metrics, HTTP resolver": (
+        "import boto3; from aws_lambda_powertools import Logger, Metrics, Tracer;"
         " from aws_lambda_powertools.event_handler import APIGatewayHttpResolver;"
-        " Logger(); Tracer(); APIGatewayHttpResolver()"),
+        " Logger(); Tracer(); Metrics(); APIGatewayHttpResolver()"),
     "the same without Tracer (no X-Ray SDK)": (
-        "import boto3; from aws_lambda_powertools import Logger;"
+        "import boto3; from aws_lambda_powertools import Logger, Metrics;"
         " from aws_lambda_powertools.event_handler import APIGatewayHttpResolver;"
-        " Logger(); APIGatewayHttpResolver()"),
+        " Logger(); Metrics(); APIGatewayHttpResolver()"),
 }
 
 
-def heaviest(function: str) -> list[tuple[str, float]]:
+def heaviest(layout: Layout, function: str) -> list[tuple[str, float]]:
     """Milliseconds of the handler's import per group (``-X importtime`` self times)."""
-    answer = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"],
-                            env=child_env(function), check=True, capture_output=True,
-                            text=True, cwd=ROOT)
+    answer = _run(layout, "import app", function, flags=("-X", "importtime"))
     totals = dict.fromkeys([*GROUPS, "standard library and the rest"], 0.0)
     for line in answer.stderr.splitlines():
         parts = line.split("|")
@@ -100,16 +182,18 @@ def measure(
     baseline: list[float] = []
     ratios: dict[str, list[float]] = {key: [] for key in [*floors, *names]}
     seconds: dict[str, list[float]] = {key: [] for key in ratios}
-    time_import("import boto3", None)  # the first start also warms the file cache
-    for _ in range(rounds):
-        boto3_seconds = time_import("import boto3", None)
-        baseline.append(boto3_seconds * 1000)
-        targets = [*((key, code, None) for key, code in floors.items()),
-                   *((name, "import app", name) for name in names)]
-        for key, statement, function in targets:
-            took = time_import(statement, function)
-            seconds[key].append(took * 1000)
-            ratios[key].append(took / boto3_seconds)
+    with lambda_layout() as layout:
+        time_import(layout, "import boto3", None, with_layer=False)  # warms the file cache
+        for _ in range(rounds):
+            boto3_seconds = time_import(layout, "import boto3", None, with_layer=False)
+            baseline.append(boto3_seconds * 1000)
+            targets = [*((key, code, None) for key, code in floors.items()),
+                       *((name, "import app", name) for name in names)]
+            for key, statement, function in targets:
+                took = time_import(layout, statement, function)
+                seconds[key].append(took * 1000)
+                ratios[key].append(took / boto3_seconds)
+        breakdown = {name: heaviest(layout, name) for name in names}
     figures = [Figure.of('cold `python -c "import boto3"` (baseline)', "ms", baseline)]
     for key in floors:
         figures.append(Figure.of(f"floor: {key} / boto3", "x", ratios[key],
@@ -119,5 +203,4 @@ def measure(
                           target=f"median <= {TARGET_RATIO}x",
                           note=f"median {statistics.median(seconds[name]):.0f} ms")
         figures.append(replace(ratio, met=ratio.median <= TARGET_RATIO))
-    breakdown = {name: heaviest(name) for name in names}
     return figures, breakdown

@@ -28,11 +28,21 @@ METHOD = """\
   the live processor's calls per event over the latency run.
 - **List-all.** `ServiceM8Client.pages("job")` against an emulator process seeded with
   50,000 jobs (5,000 a page); peak growth is `tracemalloc`'s peak over the listing.
-- **Cold imports.** `python -c "import app"` in a fresh interpreter with `sys.path` and
-  environment as in Lambda (tracing on), against `python -c "import boto3"` in the same
-  round. The two "floor" rows are what any handler built on Powertools' Logger, Tracer and
-  HTTP resolver imports before a line of the connector runs. Layer code is not
-  precompiled (`PYTHONDONTWRITEBYTECODE`, as in a Lambda layer built without `.pyc`).
+- **Cold imports.** `python -S -c "import app"` in a fresh interpreter laid out as in
+  Lambda, not as the dev venv: no site-packages; `sys.path` the function's directory, the
+  connector's source, the layer's pinned requirements (`pip install --target` from
+  `layers/connector/requirements.txt`) and a runtime directory holding only boto3 at the
+  venv's version, the last two cached in `.bench/`. Lambda's environment names are set,
+  `LAMBDA_TASK_ROOT` included, so Powertools and the X-Ray SDK set up as there (tracing
+  on). Against `python -S -c "import boto3"` from the runtime directory in the same round.
+  The two "floor" rows are what any handler built on Powertools' Logger, Tracer, Metrics
+  and HTTP resolver imports before a line of the connector runs. The connector's and the
+  function's code is copied without `__pycache__` and never compiled to disk, as
+  `sam build` ships it; the dependencies keep the `.pyc` pip writes, which `sam build`
+  (it unpacks wheels) does not ship, so a layer built that way also compiles them at
+  every cold start, which these figures leave out. An import is not a whole cold start:
+  the AWS clients are built on first use, and `functions/maintenance` (hourly) imports
+  its modules there too.
 """
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from servicem8_connector import runtime
+from servicem8_connector import actions, runtime, settings, tokens  # noqa: F401 - every request
 from servicem8_connector.access import require_api_key
 from servicem8_connector.api_routes import (
     CONNECTION_ID,

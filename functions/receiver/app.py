@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from servicem8_connector import runtime
+from servicem8_connector import intake, runtime, settings  # noqa: F401 - every webhook uses them
 from servicem8_connector.http_api import install_problem_handlers
 
 logger = Logger()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from servicem8_connector.connect import ConnectRefused
 from servicem8_connector.oauth import TokenEndpointError
 from servicem8_connector.servicem8.errors import (
     AccountSuspended,
@@ -25,7 +24,6 @@ from servicem8_connector.servicem8.errors import (
     SubscriptionRefused,
 )
 from servicem8_connector.servicem8.filters import FilterError
-from servicem8_connector.tokens import ConnectionGone
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "/problems/"
@@ -75,6 +73,12 @@ def problem_for(error: Exception, *, reconnect_url: str | None = None) -> Proble
     """The one place where library errors become HTTP answers."""
     if isinstance(error, Problem):
         return error
+    # Imported on the error path only: at the top they would load the connect flow (with
+    # subscriptions and triggers) and token refresh into every HTTP handler at cold start,
+    # the receiver's included, which uses neither.
+    from servicem8_connector.connect import ConnectRefused
+    from servicem8_connector.tokens import ConnectionGone
+
     if isinstance(error, ConnectionGone):
         return not_found("no such connection")
     if isinstance(error, ConnectRefused):
