@@ -26,6 +26,8 @@ class Sizes:
     trigger_jobs: int = 6
     trigger_runs: int = 3
     publisher_runs: int = 5
+    burst: int = 100
+    burst_runs: int = 3
     records: int = 50_000
     listing_runs: int = 3
     import_rounds: int = 5
@@ -33,8 +35,8 @@ class Sizes:
 
 
 SMOKE = Sizes(receiver_runs=1, receiver_calls=10, deliveries=10, per_second=10.0,
-              trigger_jobs=1, trigger_runs=1, publisher_runs=1, records=500, listing_runs=1,
-              import_rounds=1, handlers=("receiver",))
+              trigger_jobs=1, trigger_runs=1, publisher_runs=1, burst=20, burst_runs=1,
+              records=500, listing_runs=1, import_rounds=1, handlers=("receiver",))
 
 
 def run(sizes: Sizes, out: Path, command: str) -> list[str]:
@@ -52,6 +54,7 @@ def run(sizes: Sizes, out: Path, command: str) -> list[str]:
         with LocalEnvironment(chaos_options()) as env:
             figures += delivery.latency(env, sizes.deliveries, sizes.per_second)
             figures.append(delivery.publisher_batching(env, sizes.publisher_runs))
+            figures.append(delivery.burst_batching(env, sizes.burst_runs, sizes.burst))
             figures += delivery.calls_per_trigger(env, sizes.trigger_jobs, sizes.trigger_runs)
         print("list-all ...", file=console, flush=True)
         figures += listing.measure(sizes.records, sizes.listing_runs)

@@ -136,7 +136,8 @@ class FlakyEvents:
 class CrashSwitch:
     """Picks the invocations that die and the write they die before; dead stays dead."""
 
-    STEPS_PER_RECORD = 3  # before the record, before PutEvents, before the snapshot
+    # Each record is staged and its snapshot stored; the batch publishes once, in between.
+    STEPS_PER_RECORD = 3
 
     def __init__(self, rate: float, rng: random.Random, counts: FaultCounts) -> None:
         self._rate = rate
@@ -233,7 +234,7 @@ def install_faults(env: LocalEnvironment, plan: ChaosPlan) -> InstalledFaults:
     rng = random.Random(plan.seed)
     counts = FaultCounts()
     undo: list[Callable[[], None]] = [set_timings(env, plan)]
-    module = processor_module(env)
+    processor_module(env)  # imported, so its runtime wiring exists to patch
     processor = runtime.processor()
     publisher = processor._publisher
 
@@ -241,7 +242,7 @@ def install_faults(env: LocalEnvironment, plan: ChaosPlan) -> InstalledFaults:
     undo.append(lambda: setattr(publisher, "_client", publisher._client._client))
 
     switch = CrashSwitch(plan.crash_rate, rng, counts)
-    steps = [(processor, "process", "between records"),
+    steps = [(processor, "stage", "between records"),
              (publisher, "publish", "before PutEvents"),
              (processor._snapshots, "put", "before the snapshot")]
     if plan.crash_in_publish_window:
@@ -250,20 +251,21 @@ def install_faults(env: LocalEnvironment, plan: ChaosPlan) -> InstalledFaults:
         setattr(owner, name, switch.wrap(getattr(owner, name), step))
         undo.append(lambda owner=owner, name=name: delattr(owner, name))
 
-    partial_response = module.process_partial_response
+    function = env.stack.function_runtime(PROCESSOR)
+    invoke = function.invoke
 
-    def dying_invocation(*args: Any, **kwargs: Any) -> Any:
-        switch.arm(len((kwargs.get("event") or {}).get("Records", [])))
+    def dying_invocation(event: Any) -> Any:
+        switch.arm(len((event or {}).get("Records", [])))
         try:
-            result = partial_response(*args, **kwargs)
+            result = invoke(event)
         finally:
             died = switch.disarm()
         if died:  # a dead environment reports nothing: the whole batch comes back
             raise ProcessorCrash("invocation died mid-batch")
         return result
 
-    module.process_partial_response = dying_invocation
-    undo.append(lambda: setattr(module, "process_partial_response", partial_response))
+    function.invoke = dying_invocation  # type: ignore[method-assign]
+    undo.append(lambda: delattr(function, "invoke"))
 
     faults = env.emulator.faults
     take_fail = faults.take_fail

@@ -44,6 +44,7 @@ class SqsSourceSpec:
     queue_arn: str
     batch_size: int
     report_failures: bool
+    batching_window: float = 0.0  # MaximumBatchingWindowInSeconds
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def _add_event(p: Provisioner, spec: FunctionSpec, name: str, event: dict[str, A
             return
         report = "ReportBatchItemFailures" in (ev.get("FunctionResponseTypes") or [])
         batch = int(ev.get("BatchSize", 10))
-        spec.sqs_sources.append(SqsSourceSpec(lid, name, str(ev["Queue"]), batch, report))
+        window = float(ev.get("MaximumBatchingWindowInSeconds", 0))
+        spec.sqs_sources.append(SqsSourceSpec(lid, name, str(ev["Queue"]), batch, report, window))
     elif kind in ("Schedule", "ScheduleV2"):
         raw = ev.get("Input")
         text = None if raw is None else raw if isinstance(raw, str) else json.dumps(raw)

@@ -139,14 +139,25 @@ class SqsPoller(threading.Thread):
         self._patch = patch_envelope
         self._activity = activity
         self._stop_event = threading.Event()
+        self._paused = threading.Event()
 
     def stop(self) -> None:
         """Ask the thread to finish after its current poll."""
         self._stop_event.set()
 
+    def pause(self) -> None:
+        """Receive nothing after the current poll (messages wait in the queue)."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
     def run(self) -> None:
         failing = False
         while not self._stop_event.is_set():
+            if self._paused.is_set():
+                self._stop_event.wait(0.05)
+                continue
             try:
                 self.poll_once()
                 failing = False
@@ -164,20 +175,32 @@ class SqsPoller(threading.Thread):
                 time.sleep(0.5)
 
     def poll_once(self) -> None:
-        """Receive one batch (waiting ≤1 s) and process it."""
+        """Receive one batch (waiting ≤1 s, then up to the batching window) and process it."""
+        size = max(1, min(self.source.batch_size, 10))
+        messages = self._receive(size, wait=1)
+        if not messages:
+            return
+        with self._activity.busy():
+            # Like Lambda's batching window: keep gathering until the batch is full or
+            # the window since the first message has passed.
+            window_ends = time.monotonic() + self.source.batching_window
+            while len(messages) < size and time.monotonic() < window_ends:
+                more = self._receive(size - len(messages), wait=0)
+                if not more:
+                    time.sleep(min(0.05, max(0.0, window_ends - time.monotonic())))
+                messages += more
+            self._process(messages)
+
+    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
         response = self._client.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=max(1, min(self.source.batch_size, 10)),
-            WaitTimeSeconds=1,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait,
             AttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = response.get("Messages") or []
-        if not messages:
-            return
-        with self._activity.busy():
-            self._process(messages)
+        return list(response.get("Messages") or [])
 
     def _process(self, messages: list[dict[str, Any]]) -> None:
         arn = self.source.queue_arn

@@ -6,6 +6,8 @@ import logging
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -246,6 +248,11 @@ class LocalStack:
         return self._gateway
 
     # -- invocation --------------------------------------------------------------------------
+    def function_runtime(self, logical_id: str) -> FunctionRuntime:
+        """The function's runtime; tools like ``local.chaos`` wrap its ``invoke``."""
+        self._spec(logical_id)
+        return self._runtimes[logical_id]
+
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Call the function's handler with ``event``; its exceptions propagate."""
         self._spec(logical_id)
@@ -261,6 +268,18 @@ class LocalStack:
 
     def _fire(self, schedule: ScheduleSpec) -> Any:
         return self.invoke(schedule.function_id, scheduled_event(schedule, self.stack_name))
+
+    @contextmanager
+    def paused(self, logical_id: str) -> Iterator[None]:
+        """The function's queue pollers receive nothing inside the block; messages pile up."""
+        pollers = [p for p in self._pollers if p.source.function_id == logical_id]
+        for poller in pollers:
+            poller.pause()
+        try:
+            yield
+        finally:
+            for poller in pollers:
+                poller.resume()
 
     def drain(self, timeout: float = 10.0) -> None:
         """Wait until every polled queue is empty and no batch is running.

@@ -76,10 +76,10 @@ def test_deliveries_in_the_dlq_are_published_once_after_a_redrive(
                              Attributes={"VisibilityTimeout": "1"})
     processor = chaos.processor_module(env) and runtime.processor()
 
-    def broken(message: Any) -> Any:
+    def broken(*args: Any) -> Any:
         raise RuntimeError("processor broken until the fix is deployed")
 
-    monkeypatch.setattr(processor, "process", broken)
+    monkeypatch.setattr(processor, "stage", broken)
     jobs = [env.emulator.put_record(account.account_uuid, "job", {"status": "Quote"})["uuid"]
             for _ in range(3)]
     env.emulator.wait_for_deliveries(timeout=10)

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from servicem8_connector.connections import Connection, ConnectionStatus
-from servicem8_connector.processor import ClaimHeld, DeliveryProcessor, QueuedDelivery
+from servicem8_connector.processor import DeliveryProcessor, QueuedDelivery
 from servicem8_connector.publishing import EventPublisher, PublishError, TriggerEvent
+from servicem8_connector.staging import ClaimHeld
 from servicem8_connector.subscriptions import ALL_TRIGGERS
 from servicem8_connector.triggers import DedupeStore, SnapshotStore
 from servicem8_connector.triggers.state import STALE_CLAIM_SECONDS

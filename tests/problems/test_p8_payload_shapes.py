@@ -45,15 +45,15 @@ def addon_shape(account_uuid: str) -> dict[str, Any]:
 def record_outcomes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     """What the processor made of each delivery: (connection id, outcome), in order."""
     processor = live("runtime").processor()
-    process = processor.process
+    stage = processor.stage
     outcomes: list[tuple[str, Any]] = []
 
-    def recorded(message: Any) -> Any:
-        outcome = process(message)
-        outcomes.append((message.connection_id, outcome))
-        return outcome
+    def recorded(batch: Any, key: str, message: Any) -> None:
+        # The batch fills the outcome in as it goes: published counts come at its finish.
+        outcomes.append((message.connection_id, batch.outcome(key)))
+        stage(batch, key, message)
 
-    monkeypatch.setattr(processor, "process", recorded)
+    monkeypatch.setattr(processor, "stage", recorded)
     return outcomes
 
 

@@ -18,6 +18,7 @@ from servicem8_connector.backfill import (
 )
 from servicem8_connector.connections import Connection, ConnectionStatus
 from servicem8_connector.processor import DeliveryProcessor
+from servicem8_connector.publishing import PublishResult
 from servicem8_connector.servicem8.errors import RetryLater
 from servicem8_connector.servicem8.filters import Filter
 from servicem8_connector.subscriptions import ALL_TRIGGERS
@@ -55,8 +56,9 @@ class Publisher:
     def __init__(self) -> None:
         self.events: list[Any] = []
 
-    def publish(self, events: list[Any]) -> None:
+    def publish(self, events: list[Any]) -> PublishResult:
         self.events.extend(events)
+        return PublishResult(calls=1)
 
     def seen(self) -> list[tuple[str, str | None]]:
         return sorted((e.detail_type, e.record_uuid) for e in self.events)

@@ -24,11 +24,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from servicem8_connector.backfill import Backfill
 from servicem8_connector.connections import Connection, ConnectionStatus, ConnectionStore
 from servicem8_connector.parking import DeliveryParking
-from servicem8_connector.processor import ClaimHeld, DeliveryProcessor
+from servicem8_connector.processor import DeliveryProcessor
 from servicem8_connector.publishing import PublishError
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import ReconnectRequired, ServiceM8Error
 from servicem8_connector.settings import Settings
+from servicem8_connector.staging import ClaimHeld
 from servicem8_connector.subscriptions import expect_challenges, subscribe, unsubscribe
 from servicem8_connector.tokens import TokenManager
 from servicem8_connector.triggers import StateUnavailable

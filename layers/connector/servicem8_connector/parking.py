@@ -38,7 +38,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from servicem8_connector.dynamo import from_item, to_item
 
 if TYPE_CHECKING:
-    from servicem8_connector.processor import Outcome, QueuedDelivery
+    from servicem8_connector.processor import QueuedDelivery
+    from servicem8_connector.staging import Outcome
 
 logger = logging.getLogger(__name__)
 KEPT_SECONDS = 7 * 24 * 3600

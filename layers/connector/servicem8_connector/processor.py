@@ -1,4 +1,4 @@
-"""From one queued webhook delivery to the trigger events it stands for.
+"""From queued webhook deliveries to the trigger events they stand for.
 
 Order matters for "exactly once": occurrences are claimed, published, marked,
 and only then is the record's snapshot stored. A crash anywhere before the
@@ -6,6 +6,8 @@ snapshot write makes the retry classify the same edge again, and the claim
 already marked published keeps it from going out twice. A claim still pending
 (its holder may have died before publishing) holds the snapshot back: the
 delivery is retried rather than stored past an edge that never went out.
+Deliveries of one SQS batch are staged here and published together
+(:mod:`servicem8_connector.staging`), so PutEvents carries up to ten events a call.
 
 Object deliveries carry no values, so each costs a fetch. Notifications for a
 record that changed before a finished fetch of it began (by more than a clock
@@ -15,11 +17,12 @@ one record costs one call of the account's budget, not one per change.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,16 +32,16 @@ from pydantic import BaseModel
 from servicem8_connector.connections import Connection, ConnectionStatus, ConnectionStore
 from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
 from servicem8_connector.parking import RECONNECT_REQUIRED, DeliveryParking
-from servicem8_connector.publishing import EventPublisher, PublishError, TriggerEvent
+from servicem8_connector.publishing import EventPublisher, TriggerEvent
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.servicem8.errors import ReconnectRequired, RecordNotFound
+from servicem8_connector.staging import DeliveryBatch, Outcome
 from servicem8_connector.triggers import (
     AddonDelivery,
     DedupeStore,
     Entry,
     EventDelivery,
     ObjectDelivery,
-    Occurrence,
     SnapshotStore,
     Trigger,
     Unrecognised,
@@ -58,10 +61,6 @@ FETCH_COVERS_AFTER_SECONDS = 6.0
 FETCHED_MARK_SECONDS = 3600
 
 
-class ClaimHeld(Exception):
-    """Another attempt claimed an occurrence and has not published it: retry the delivery."""
-
-
 class QueuedDelivery(BaseModel):
     """The message the receiver puts on the delivery queue."""
 
@@ -70,19 +69,6 @@ class QueuedDelivery(BaseModel):
     content_type: str = ""
     body: str
     correlation_id: str = ""  # the receiver's request id: one id from webhook to event
-
-
-@dataclass
-class Outcome:
-    """What one delivery led to; the handler turns these into metrics."""
-
-    published: int = 0
-    duplicates: int = 0
-    parked: str | None = None
-    dropped: str | None = None
-    fetches: int = 0
-    coalesced: int = 0
-    detail_types: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -121,12 +107,36 @@ class DeliveryProcessor:
         self._now = now
         self._parking = DeliveryParking(dynamodb, table, now=now)
 
+    def batch(self) -> DeliveryBatch:
+        """A batch to :meth:`stage` deliveries into and then ``finish``."""
+        return DeliveryBatch(snapshots=self._snapshots, dedupe=self._dedupe,
+                             publisher=self._publisher, published=self._published)
+
     def process(self, message: QueuedDelivery) -> Outcome:
-        outcome = Outcome()
+        """One delivery on its own: staged, published, stored; raises if it must be retried."""
+        batch = self.batch()
+        try:
+            self.stage(batch, "delivery", message)
+        finally:
+            result = batch.finish()  # claims already taken are published even on a raise
+        if "delivery" in result.failures:
+            raise result.failures["delivery"]
+        return result.outcomes["delivery"]
+
+    def stage(self, batch: DeliveryBatch, key: str, message: QueuedDelivery) -> None:
+        """Classify and claim delivery ``key``; raises (and records) what must be retried."""
+        try:
+            self._stage(batch, key, message)
+        except Exception as error:
+            batch.failed(key, error)
+            raise
+
+    def _stage(self, batch: DeliveryBatch, key: str, message: QueuedDelivery) -> None:
+        outcome = batch.outcome(key)
         connection = self._connections.get(message.connection_id)
         if connection is None:
             outcome.dropped = "connection-gone"
-            return outcome
+            return
         self._parking.keep_raw(message)
         delivery = parse_delivery(message.body, message.content_type)
         if isinstance(delivery, Unrecognised):
@@ -135,27 +145,29 @@ class DeliveryProcessor:
             None, connection.account_uuid
         ):
             outcome.dropped = "account-mismatch"
-            return outcome
+            return
         elif connection.status is ConnectionStatus.RECONNECT_REQUIRED:
             outcome.parked = RECONNECT_REQUIRED
         if outcome.parked:
             self._parking.park(message, outcome.parked)
-            return outcome
+            return
         try:
-            for seen in self._records(connection, delivery, outcome):
-                self._classify_and_publish(connection, seen, outcome)
-                if seen.fetched_at is not None:
-                    self._mark_fetched(connection, str(seen.record.get("uuid") or ""),
-                                       seen.fetched_at)
+            seen_records = self._records(connection, delivery, batch, outcome)
         except ReconnectRequired:
             # The grant died before anyone noticed: keep the delivery for the reconnect
             # rather than failing it back to the queue every visibility timeout.
             outcome.parked = RECONNECT_REQUIRED
             self._parking.park(message, outcome.parked)
-        return outcome
+            return
+        for seen in seen_records:
+            self._classify_and_claim(batch, key, connection, seen)
+            if seen.fetched_at is not None:
+                uuid = str(seen.record.get("uuid") or "")
+                mark = functools.partial(self._mark_fetched, connection, uuid, seen.fetched_at)
+                batch.after_snapshots(key, mark)
 
     def _records(
-        self, connection: Connection, delivery: Any, outcome: Outcome
+        self, connection: Connection, delivery: Any, batch: DeliveryBatch, outcome: Outcome
     ) -> list[_Seen]:
         if isinstance(delivery, EventDelivery):
             object_name = object_for_event(delivery.type)
@@ -175,26 +187,34 @@ class DeliveryProcessor:
         started: dict[str, float] = {}
         for entry in delivery.entries:
             if entry.uuid not in fetched:  # one fetch per record, however many entries
-                if self._covered(connection, entry):
+                if self._covered(connection, entry, batch):
                     outcome.coalesced += 1
                     continue
                 started[entry.uuid] = self._now()
                 fetched[entry.uuid] = self._find(connection, candidates, entry.uuid, outcome)
+                batch.note_fetch(connection.connection_id, entry.uuid, started[entry.uuid])
             found = fetched[entry.uuid]
             if found is not None:
                 seen.append(_Seen(found[0], found[1], None, entry.changed_fields,
                                   entry.time, None, started[entry.uuid]))
         return seen
 
-    def _covered(self, connection: Connection, entry: Entry) -> bool:
-        """A finished fetch of this record began after the entry's change: it saw it."""
+    def _covered(self, connection: Connection, entry: Entry, batch: DeliveryBatch) -> bool:
+        """A fetch of this record began after the entry's change: it saw it.
+
+        The fetch counts once it is finished and stored, or when it was made earlier in
+        this batch (if that delivery fails, its retry fetches again).
+        """
         if entry.time is None:
             return False
-        answer = self._db.get_item(
-            TableName=self._table, Key=to_item(_fetched_key(connection.connection_id, entry.uuid)),
-            ConsistentRead=True,
-        )
-        fetched_at = from_item(answer.get("Item") or {}).get("fetched_at")
+        fetched_at = batch.fetch_started(connection.connection_id, entry.uuid)
+        if fetched_at is None:
+            answer = self._db.get_item(
+                TableName=self._table,
+                Key=to_item(_fetched_key(connection.connection_id, entry.uuid)),
+                ConsistentRead=True,
+            )
+            fetched_at = from_item(answer.get("Item") or {}).get("fetched_at")
         changed_at = entry.time.timestamp()
         return isinstance(fetched_at, (int, float)) and \
             fetched_at >= changed_at + FETCH_COVERS_AFTER_SECONDS
@@ -248,21 +268,29 @@ class DeliveryProcessor:
         ``proven_changes`` plays the part of ``changed_fields``: the classifier reads it
         only when the record has no snapshot. Only ``triggers`` are published.
         """
-        outcome = Outcome()
         seen = _Seen(object_name, record, None, proven_changes, occurred_at, None)
-        self._classify_and_publish(connection, seen, outcome, frozenset(triggers))
-        return outcome
+        batch = self.batch()
+        try:
+            self._classify_and_claim(batch, "polled", connection, seen, frozenset(triggers))
+        except Exception as error:
+            batch.failed("polled", error)
+            raise
+        finally:
+            result = batch.finish()
+        if "polled" in result.failures:
+            raise result.failures["polled"]
+        return result.outcomes["polled"]
 
-    def _classify_and_publish(
-        self, connection: Connection, seen: _Seen, outcome: Outcome,
+    def _classify_and_claim(
+        self, batch: DeliveryBatch, key: str, connection: Connection, seen: _Seen,
         triggers: frozenset[str] | None = None,
     ) -> None:
         uuid = str(seen.record.get("uuid") or "")
-        previous = self._snapshots.get(connection.connection_id, seen.object_name, uuid)
+        record_key = (connection.connection_id, seen.object_name.lower(), uuid.lower())
         occurrences = classify(
             object_name=seen.object_name,
             record=seen.record,
-            previous=previous,
+            previous=batch.previous(key, record_key),
             event_type=seen.event_type,
             changed_fields=seen.changed_fields,
             occurred_at=seen.occurred_at,
@@ -271,40 +299,14 @@ class DeliveryProcessor:
         # A product trigger the connection turned off is not published; the other
         # ServiceM8 events pass through whenever a subscription brought them here.
         enabled = frozenset(connection.triggers) if triggers is None else triggers
-        occurrences = [o for o in occurrences
-                       if o.trigger not in PRODUCT_TRIGGERS or o.trigger in enabled]
-        claimed, held = self._claim(connection, occurrences, outcome)
-        if claimed:
-            events = [
-                TriggerEvent.from_occurrence(
-                    o, connection_id=connection.connection_id,
-                    account_uuid=connection.account_uuid, delivery_id=seen.delivery_id,
-                )
-                for o in claimed
-            ]
-            self._publish(connection, claimed, events)
-            outcome.published += len(events)
-            outcome.detail_types.extend(e.detail_type for e in events)
-        if held:
-            # The holder may have died before PutEvents: storing the snapshot now would
-            # hide the edge from its retry. Come back once it is published or stale.
-            raise ClaimHeld(f"{len(held)} occurrence(s) claimed elsewhere, not yet published")
-        self._snapshots.put(connection.connection_id, seen.object_name, uuid,
-                            snapshot_of(seen.object_name, seen.record))
-
-    def _claim(
-        self, connection: Connection, occurrences: list[Occurrence], outcome: Outcome
-    ) -> tuple[list[Occurrence], list[Occurrence]]:
-        """The occurrences this attempt may publish, and those another attempt holds."""
-        claimed, held = [], []
-        for occurrence in occurrences:
-            if self._dedupe.claim(connection.connection_id, occurrence.dedupe_key):
-                claimed.append(occurrence)
-            elif self._published(connection.connection_id, occurrence.dedupe_key):
-                outcome.duplicates += 1
-            else:
-                held.append(occurrence)
-        return claimed, held
+        events = [
+            (o, TriggerEvent.from_occurrence(o, connection_id=connection.connection_id,
+                                             account_uuid=connection.account_uuid,
+                                             delivery_id=seen.delivery_id))
+            for o in occurrences if o.trigger not in PRODUCT_TRIGGERS or o.trigger in enabled
+        ]
+        batch.claim(key, connection, events)
+        batch.stage_snapshot(key, record_key, snapshot_of(seen.object_name, seen.record))
 
     def _published(self, connection_id: str, key: str) -> bool:
         answer = self._db.get_item(
@@ -312,22 +314,6 @@ class DeliveryProcessor:
             ConsistentRead=True,
         )
         return from_item(answer.get("Item") or {}).get("state") == "published"
-
-    def _publish(
-        self, connection: Connection, claimed: list[Occurrence], events: list[TriggerEvent]
-    ) -> None:
-        try:
-            self._publisher.publish(events)
-        except PublishError as error:
-            failed = {f.idempotency_key for f in error.failures}
-            for occurrence, event in zip(claimed, events, strict=True):
-                if event.idempotency_key in failed:
-                    self._dedupe.release(connection.connection_id, occurrence.dedupe_key)
-                else:
-                    self._dedupe.mark_published(connection.connection_id, occurrence.dedupe_key)
-            raise
-        for occurrence in claimed:
-            self._dedupe.mark_published(connection.connection_id, occurrence.dedupe_key)
 
 
 def _fetched_key(connection_id: str, uuid: str) -> dict[str, str]:
