@@ -7,17 +7,19 @@ as Lambda lays it out, not as the dev venv is: ``python -S`` (no site-packages),
 directory holding only boto3 (Lambda's runtime ships it on its own path), the last two
 cached under ``.bench/``. The baseline imports boto3 from that runtime directory alone.
 The children get Lambda's environment names, ``LAMBDA_TASK_ROOT`` included, so Powertools
-and the X-Ray SDK set themselves up as they would there (tracing on). The connector's and
-the function's code is copied without ``__pycache__`` and never compiled to disk, as
-``sam build`` ships it; the dependencies keep the ``.pyc`` pip writes, which ``sam build``
-does not ship (docs/benchmarks.md says what that leaves out).
+and the X-Ray SDK set themselves up as they would there (tracing on). Bytecode as shipped:
+the layer's Makefile compiles the connector and its dependencies for 3.12, so the copy of
+the connector here is compiled the same way and the dependencies keep pip's ``.pyc``; the
+function's own ``app.py`` (built by SAM's Python builder) is copied without any.
 Rounds interleave the targets, so a busy moment slows the baseline as much as the handler.
 """
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import os
+import py_compile
 import shutil
 import statistics
 import subprocess
@@ -78,7 +80,7 @@ class Layout:
     """Where a child interpreter finds things: Lambda's order of ``sys.path``."""
 
     functions: Path  # copies of functions/*, without __pycache__
-    layer_source: Path  # a copy of layers/connector, without __pycache__
+    layer_source: Path  # a copy of layers/connector, compiled as the Makefile does
     dependencies: Path
     runtime: Path
 
@@ -97,6 +99,9 @@ def lambda_layout() -> Iterator[Layout]:
         shutil.copytree(FUNCTIONS, code / "functions", ignore=no_cache)
         shutil.copytree(LAYER / "servicem8_connector", code / "layer" / "servicem8_connector",
                         ignore=no_cache)
+        # As layers/connector/Makefile does: hash-checked-never .pyc, valid inside a zip.
+        compileall.compile_dir(code / "layer", quiet=1, workers=0,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         yield Layout(code / "functions", code / "layer", deps, runtime)
 
 

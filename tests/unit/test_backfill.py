@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,7 +68,7 @@ class ServiceM8:
     """Lists records filtered by ``edit_date`` the way ServiceM8 does, one page at a time."""
 
     def __init__(self, records: dict[str, list[dict[str, Any]]], page_size: int = 5000) -> None:
-        self.records = records
+        self.rows = records
         self.page_size = page_size
         self.calls: list[str] = []
         self.fail_on: str | None = None
@@ -77,14 +77,17 @@ class ServiceM8:
         self.calls.append("vendor")
         return {"uuid": "account", "timezone_name": "Australia/Brisbane"}
 
-    def pages(self, object_name: str, terms: Filter) -> Iterator[list[dict[str, Any]]]:
+    def records(
+        self, object_name: str, terms: Filter, before_page: Callable[[], None]
+    ) -> Iterator[dict[str, Any]]:
         if object_name == self.fail_on:
             raise RetryLater("injected")
-        found = [r for r in self.records.get(object_name, [])
+        found = [r for r in self.rows.get(object_name, [])
                  if all(_holds(r.get(t.field), t.op, str(t.value)) for t in terms.terms)]
         for start in range(0, max(len(found), 1), self.page_size):
+            before_page()
             self.calls.append(f"{object_name}?{terms.render()}")
-            yield found[start:start + self.page_size]
+            yield from found[start:start + self.page_size]
 
 
 def _holds(value: Any, op: str, bound: str) -> bool:

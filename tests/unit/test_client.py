@@ -75,7 +75,7 @@ def test_list_with_unreadable_body_is_an_error_never_an_empty_list() -> None:
     script = Script(*[httpx.Response(200, text="<<not json>>") for _ in range(4)])
     client, _ = client_for(script)
     with pytest.raises(errors.RetryLater):
-        list(client.pages("job"))
+        list(client.records("job"))
 
 
 def test_per_minute_429_is_retried_with_backoff() -> None:
@@ -137,7 +137,7 @@ def test_403_is_not_retried_and_names_the_scope() -> None:
     assert slept == [] and len(script.requests) == 1
 
 
-def test_pages_follow_x_next_cursor_until_absent() -> None:
+def test_records_follow_x_next_cursor_until_absent() -> None:
     def page(records: list[dict[str, str]], cursor: str | None) -> httpx.Response:
         headers = {"x-next-cursor": cursor} if cursor else {}
         return httpx.Response(200, json=records, headers=headers)
@@ -145,20 +145,45 @@ def test_pages_follow_x_next_cursor_until_absent() -> None:
     script = Script(page([{"uuid": "a"}], "c1"), page([{"uuid": "b"}], "c2"),
                     page([{"uuid": "c"}], None))
     client, _ = client_for(script)
-    pages: Iterator[list[dict[str, object]]] = client.pages(
+    records: Iterator[dict[str, object]] = client.records(
         "job", Filter().where("active", "eq", 1)
     )
-    assert [p[0]["uuid"] for p in pages] == ["a", "b", "c"]
+    assert [r["uuid"] for r in records] == ["a", "b", "c"]
     cursors = [r.url.params["cursor"] for r in script.requests]
     assert cursors == ["-1", "c1", "c2"]
     assert all(r.url.params["$filter"] == "active eq 1" for r in script.requests)
 
 
-def test_pages_stop_on_a_repeated_cursor() -> None:
+def test_records_stop_on_a_repeated_cursor() -> None:
     answers = [httpx.Response(200, json=[{"uuid": "x"}], headers={"x-next-cursor": "same"})
                for _ in range(3)]
     client, _ = client_for(Script(*answers))
-    assert len(list(client.pages("job"))) == 2
+    assert len(list(client.records("job"))) == 2
+
+
+def test_a_list_that_breaks_off_midway_is_an_error_after_the_records_before_it() -> None:
+    whole = json.dumps([{"uuid": f"r{i}", "note": "x" * 100} for i in range(50)])
+    client, _ = client_for(Script(httpx.Response(200, text=whole[: len(whole) // 2])))
+    got: list[str] = []
+
+    def read_all() -> None:
+        got.extend(str(record["uuid"]) for record in client.records("job"))
+
+    with pytest.raises(errors.RetryLater):
+        read_all()
+    assert 0 < len(got) < 50
+
+
+def test_a_list_call_answered_with_an_object_is_an_error() -> None:
+    client, _ = client_for(Script(httpx.Response(200, json={"errorCode": 0})))
+    with pytest.raises(errors.RetryLater, match="something else"):
+        list(client.records("job"))
+
+
+def test_numbers_in_a_streamed_list_read_as_json_loads_reads_them() -> None:
+    row = {"uuid": "a", "total_invoice_amount": 12.5, "active": 1, "geo": None}
+    client, _ = client_for(Script(httpx.Response(200, json=[row])))
+    assert list(client.records("job")) == [row]
 
 
 def test_subscriptions_are_form_encoded_at_the_host_root() -> None:

@@ -113,12 +113,18 @@ def test_create_answers_the_uuid_from_x_record_uuid_and_repeats_do_not_duplicate
             ].count(chosen) == 1
 
 
-def test_pages_follow_x_next_cursor(sm8: Connected) -> None:
+def test_records_follow_x_next_cursor(sm8: Connected) -> None:
     client = sm8.client()
     made = {client.create("job", {"status": "Quote"}) for _ in range(7)}
-    pages = list(client.pages("job"))
-    assert [len(p) for p in pages] == [3, 3, 1]
-    assert {r["uuid"] for p in pages for r in p} == made
+    pages = 0
+
+    def count_page() -> None:
+        nonlocal pages
+        pages += 1
+
+    records = list(client.records("job", before_page=count_page))
+    assert pages == 3 and len(records) == 7
+    assert {r["uuid"] for r in records} == made
     cursors = [parse_qs(str(r["query"]))["cursor"][0] for r in sm8.api_calls()
                if r["method"] == "GET"]
     assert cursors[0] == "-1" and len(set(cursors)) == 3
@@ -128,7 +134,7 @@ def test_filter_is_encoded_so_servicem8_applies_it(sm8: Connected) -> None:
     client = sm8.client()
     quotes = {client.create("job", {"status": "Quote"}) for _ in range(2)}
     client.create("job", {"status": "Work Order"})
-    found = [r for p in client.pages("job", Filter().where("status", "eq", "Quote")) for r in p]
+    found = list(client.records("job", Filter().where("status", "eq", "Quote")))
     assert {r["uuid"] for r in found} == quotes  # an unencoded filter would return all three
     query = str(sm8.api_calls()[-1]["query"])
     assert "%24filter=" in query and "%27Quote%27" in query and " " not in query
@@ -168,14 +174,14 @@ def test_per_day_429_is_not_retried() -> None:
 def test_unpaid_account_is_account_suspended_not_retried(sm8: Connected) -> None:
     sm8.emulator.set_unpaid(sm8.emulator.default_account_uuid)
     with pytest.raises(errors.AccountSuspended):
-        sm8.client().pages("job").__next__()
+        next(sm8.client().records("job"))
     assert len(sm8.api_calls()) == 1 and sm8.slept == []
 
 
 def test_edge_html_400_is_transient(sm8: Connected) -> None:
     client = sm8.client()
     sm8.emulator.faults.html_400_next = 1
-    assert list(client.pages("job")) == [[]]
+    assert list(client.records("job")) == []
     assert len(sm8.slept) == 1
     sm8.emulator.faults.html_400_next = 10
     with pytest.raises(errors.RetryLater) as raised:
@@ -195,11 +201,11 @@ def test_expired_token_is_refreshed_once_then_a_revoked_grant_needs_reconnect(
 ) -> None:
     client = sm8.client()
     sm8.emulator.advance_clock(3700)
-    assert list(client.pages("job")) == [[]]
+    assert list(client.records("job")) == []
     assert len(sm8.tokens) == 2
     sm8.emulator.revoke(sm8.emulator.default_account_uuid)
     with pytest.raises(errors.ReconnectRequired):
-        list(client.pages("job"))
+        list(client.records("job"))
     assert len(sm8.tokens) == 2
 
 

@@ -134,15 +134,14 @@ class Actions:
         client = self._client(connection_id, "list", resource)
         items: list[dict[str, Any]] = []
         size = 0
-        for page in client.pages(OBJECT_FOR_RESOURCE[resource], record_filter):
-            for record in page:
-                if not include_inactive and str(record.get("active", "1")) == "0":
-                    continue  # ServiceM8's own filter has been seen to let some through
-                normalised = normalise_record(record)
-                size += len(json.dumps(normalised))
-                if size > MAX_LIST_BYTES:
-                    raise Problem(413, "result-too-large", "Result too large",
-                                  "more records match than one answer can carry; "
-                                  "narrow the filter")
-                items.append(normalised)
+        for record in client.records(OBJECT_FOR_RESOURCE[resource], record_filter):
+            if not include_inactive and str(record.get("active", "1")) == "0":
+                continue  # ServiceM8's own filter has been seen to let some through
+            normalised = normalise_record(record)
+            size += len(json.dumps(normalised))
+            if size > MAX_LIST_BYTES:
+                raise Problem(413, "result-too-large", "Result too large",
+                              "more records match than one answer can carry; "
+                              "narrow the filter")
+            items.append(normalised)
         return {"items": items, "count": len(items)}

@@ -217,28 +217,26 @@ class Backfill:
         if not open_end:
             last = datetime.fromtimestamp(end + 1, UTC) + margin
             terms = terms.where("edit_date", "lt", local_text(last, zone))
+
+        def next_page() -> None:  # each page is one call of the account's budget
+            if result.pages >= MAX_PAGES_PER_RUN:
+                raise _OutOfBudget
+            result.pages += 1
+
         for object_name in watched_objects(connection.triggers):
-            pages = client.pages(object_name, terms)
-            while True:
-                if result.pages >= MAX_PAGES_PER_RUN:
+            for record in client.records(object_name, terms, before_page=next_page):
+                if self._now() >= deadline:
                     raise _OutOfBudget
-                page = next(pages, None)
-                if page is None:
-                    break
-                result.pages += 1
-                for record in page:
-                    if self._now() >= deadline:
-                        raise _OutOfBudget
-                    if not present(record.get("uuid")):
-                        continue
-                    outcome = self._processor.publish_polled(
-                        connection, object_name, record,
-                        proven_changes=proven_changes(object_name, record, evidence_from, zone),
-                        occurred_at=changed_at(object_name, record, zone),
-                        triggers=connection.triggers,
-                    )
-                    result.records += 1
-                    result.published += outcome.published
+                if not present(record.get("uuid")):
+                    continue
+                outcome = self._processor.publish_polled(
+                    connection, object_name, record,
+                    proven_changes=proven_changes(object_name, record, evidence_from, zone),
+                    occurred_at=changed_at(object_name, record, zone),
+                    triggers=connection.triggers,
+                )
+                result.records += 1
+                result.published += outcome.published
 
     def state(self, connection: Connection) -> BackfillState:
         answer = self._db.get_item(TableName=self._table, Key=to_item(_key(connection)),

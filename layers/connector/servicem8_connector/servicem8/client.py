@@ -6,7 +6,8 @@ What it promises (FACTS.md §2, §4):
 - refreshes the token once on a 401, then gives up with ``ReconnectRequired``;
 - creates with a uuid it chose, so a retried create cannot make a duplicate;
 - treats an unreadable answer to a write as ``OutcomeUnknown``, never success;
-- lists as a stream of pages, following ``x-next-cursor``.
+- lists as a stream of records, page after page (``x-next-cursor``), each parsed
+  as it arrives: a 5,000-row page is never held whole.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from servicem8_connector.servicem8.errors import (
     error_for_response,
 )
 from servicem8_connector.servicem8.filters import Filter
+from servicem8_connector.servicem8.jsonstream import BrokenArray, NotAnArray, array_items
 
 REST_PREFIX = "/api_1.0"
 # httpx logs every request URL at INFO; webhook URLs carry route tokens, so keep it quiet.
@@ -116,18 +118,32 @@ class ServiceM8Client:
         path = f"{REST_PREFIX}/{object_name}/{record_uuid}.json"
         _write_acknowledged(self._send("DELETE", path))
 
-    def pages(
-        self, object_name: str, record_filter: Filter | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Yield one page (≤ 5,000 records) at a time; the whole set is never held."""
+    def records(
+        self,
+        object_name: str,
+        record_filter: Filter | None = None,
+        *,
+        before_page: Callable[[], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record, following ``x-next-cursor``; only one record is held at a time.
+
+        ``before_page`` runs before each page is asked for (a caller's call budget).
+        A page that breaks off midway raises ``RetryLater`` after the records before it.
+        """
         params: dict[str, str] = {"cursor": "-1"}
         if record_filter is not None and record_filter.terms:
             params["$filter"] = record_filter.render()
         seen: set[str] = set()
         while True:
-            response = self._send("GET", f"{REST_PREFIX}/{object_name}.json", params=params)
-            yield _json_list(response)
-            cursor = response.headers.get("x-next-cursor")
+            if before_page is not None:
+                before_page()
+            response = self._send("GET", f"{REST_PREFIX}/{object_name}.json", params=params,
+                                  stream=True)
+            try:
+                cursor = response.headers.get("x-next-cursor")
+                yield from _streamed_list(response)
+            finally:
+                response.close()
             if not cursor or cursor in seen:
                 return
             seen.add(cursor)
@@ -169,7 +185,10 @@ class ServiceM8Client:
         _subscription_acknowledged(response)
 
     # --- transport -------------------------------------------------------------
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """The answer to a successful request; with ``stream``, its body is still to read."""
         refreshed = False
         attempt = 0
         while True:
@@ -179,11 +198,14 @@ class ServiceM8Client:
             if self._spend_budget is not None:
                 self._spend_budget()
             try:
-                response = self._http.request(
+                request = self._http.build_request(
                     method, self._api_url + path, headers=headers, **kwargs
                 )
+                response = self._http.send(request, stream=stream)
                 if response.is_success:
                     return response
+                response.read()
+                response.close()
                 error = _classify(response)
             except httpx.TransportError as exc:
                 error = RetryLater(f"ServiceM8 did not answer: {type(exc).__name__}")
@@ -236,6 +258,24 @@ def _json_list(response: httpx.Response) -> list[dict[str, Any]]:
     if not isinstance(body, list):
         raise RetryLater("ServiceM8 answered a list call with something else", status=502)
     return body
+
+
+STREAM_CHUNK_BYTES = 64 * 1024
+
+
+def _streamed_list(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """The records of a JSON array body, parsed one by one as the bytes arrive."""
+    try:
+        for item in array_items(response.iter_bytes(STREAM_CHUNK_BYTES)):
+            if not isinstance(item, dict):
+                raise NotAnArray("an item of the list is not a record")
+            yield item
+    except NotAnArray as exc:
+        raise RetryLater("ServiceM8 answered a list call with something else",
+                         status=502) from exc
+    except (BrokenArray, httpx.TransportError) as exc:
+        raise RetryLater("ServiceM8's list answer broke off or is unreadable",
+                         status=502) from exc
 
 
 def _write_acknowledged(response: httpx.Response) -> None:
