@@ -137,7 +137,8 @@ class CrashSwitch:
     """Picks the invocations that die and the write they die before; dead stays dead."""
 
     # Each record is staged and its snapshot stored; the batch publishes once, in between.
-    STEPS_PER_RECORD = 3
+    STEPS_PER_RECORD = 2
+    STEPS_PER_BATCH = 1
 
     def __init__(self, rate: float, rng: random.Random, counts: FaultCounts) -> None:
         self._rate = rate
@@ -150,7 +151,7 @@ class CrashSwitch:
         """At the start of an invocation: maybe die at one of its steps."""
         with self._lock:
             dies = self._rng.random() < self._rate
-            steps = self.STEPS_PER_RECORD * max(1, records)
+            steps = self.STEPS_PER_RECORD * max(1, records) + self.STEPS_PER_BATCH
             countdown = self._rng.randint(1, steps) if dies else None
         self._local.countdown = countdown
         self._local.dead = False

@@ -80,6 +80,7 @@ class _Seen:
     occurred_at: datetime | None
     delivery_id: str | None
     fetched_at: float | None = None  # when the fetch that returned ``record`` began
+    from_snapshot: bool = False  # ``record`` is the stored snapshot: no fetch was needed
 
 
 class DeliveryProcessor:
@@ -152,7 +153,7 @@ class DeliveryProcessor:
             self._parking.park(message, outcome.parked)
             return
         try:
-            seen_records = self._records(connection, delivery, batch, outcome)
+            seen_records = self._records(connection, delivery, batch, key, outcome)
         except ReconnectRequired:
             # The grant died before anyone noticed: keep the delivery for the reconnect
             # rather than failing it back to the queue every visibility timeout.
@@ -167,7 +168,8 @@ class DeliveryProcessor:
                 batch.after_snapshots(key, mark)
 
     def _records(
-        self, connection: Connection, delivery: Any, batch: DeliveryBatch, outcome: Outcome
+        self, connection: Connection, delivery: Any, batch: DeliveryBatch, key: str,
+        outcome: Outcome,
     ) -> list[_Seen]:
         if isinstance(delivery, EventDelivery):
             object_name = object_for_event(delivery.type)
@@ -188,7 +190,10 @@ class DeliveryProcessor:
         for entry in delivery.entries:
             if entry.uuid not in fetched:  # one fetch per record, however many entries
                 if self._covered(connection, entry, batch):
+                    # The fetch saw this change, but was classified with another entry's
+                    # changed_fields: this entry's own word is read against the snapshot.
                     outcome.coalesced += 1
+                    seen += self._known(connection, candidates, entry, batch, key)
                     continue
                 started[entry.uuid] = self._now()
                 fetched[entry.uuid] = self._find(connection, candidates, entry.uuid, outcome)
@@ -198,6 +203,18 @@ class DeliveryProcessor:
                 seen.append(_Seen(found[0], found[1], None, entry.changed_fields,
                                   entry.time, None, started[entry.uuid]))
         return seen
+
+    def _known(
+        self, connection: Connection, candidates: tuple[str, ...], entry: Entry,
+        batch: DeliveryBatch, key: str,
+    ) -> list[_Seen]:
+        for object_name in candidates:
+            record_key = (connection.connection_id, object_name, entry.uuid.lower())
+            snapshot = batch.previous(key, record_key)
+            if snapshot is not None:
+                return [_Seen(object_name, snapshot, None, entry.changed_fields, entry.time,
+                              None, from_snapshot=True)]
+        return []
 
     def _covered(self, connection: Connection, entry: Entry, batch: DeliveryBatch) -> bool:
         """A fetch of this record began after the entry's change: it saw it.
@@ -265,13 +282,14 @@ class DeliveryProcessor:
     ) -> Outcome:
         """Classify a record a backfill poll returned, on the same path as a delivery.
 
-        ``proven_changes`` plays the part of ``changed_fields``: the classifier reads it
-        only when the record has no snapshot. Only ``triggers`` are published.
+        ``proven_changes`` plays the part of ``changed_fields`` when the record has no
+        snapshot; with one, the snapshot decides. Only ``triggers`` are published.
         """
         seen = _Seen(object_name, record, None, proven_changes, occurred_at, None)
         batch = self.batch()
         try:
-            self._classify_and_claim(batch, "polled", connection, seen, frozenset(triggers))
+            self._classify_and_claim(batch, "polled", connection, seen, frozenset(triggers),
+                                     polled=True)
         except Exception as error:
             batch.failed("polled", error)
             raise
@@ -283,16 +301,19 @@ class DeliveryProcessor:
 
     def _classify_and_claim(
         self, batch: DeliveryBatch, key: str, connection: Connection, seen: _Seen,
-        triggers: frozenset[str] | None = None,
+        triggers: frozenset[str] | None = None, polled: bool = False,
     ) -> None:
         uuid = str(seen.record.get("uuid") or "")
         record_key = (connection.connection_id, seen.object_name.lower(), uuid.lower())
+        previous = batch.previous(key, record_key)
+        # A poll's proven changes are only "not disproven": a snapshot knows better.
+        changed = None if polled and previous is not None else seen.changed_fields
         occurrences = classify(
             object_name=seen.object_name,
             record=seen.record,
-            previous=batch.previous(key, record_key),
+            previous=previous,
             event_type=seen.event_type,
-            changed_fields=seen.changed_fields,
+            changed_fields=changed,
             occurred_at=seen.occurred_at,
             delivery_id=seen.delivery_id,
         )
@@ -305,8 +326,11 @@ class DeliveryProcessor:
                                              delivery_id=seen.delivery_id))
             for o in occurrences if o.trigger not in PRODUCT_TRIGGERS or o.trigger in enabled
         ]
+        if seen.from_snapshot:  # subscribers see the record is partial (record_truncated)
+            events = [(o, event.truncated()) for o, event in events]
         batch.claim(key, connection, events)
-        batch.stage_snapshot(key, record_key, snapshot_of(seen.object_name, seen.record))
+        if not seen.from_snapshot:
+            batch.stage_snapshot(key, record_key, snapshot_of(seen.object_name, seen.record))
 
     def _published(self, connection_id: str, key: str) -> bool:
         answer = self._db.get_item(

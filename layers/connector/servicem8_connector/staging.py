@@ -92,6 +92,7 @@ class DeliveryBatch:
         # The snapshot each record would have after the deliveries staged so far.
         self._overlay: dict[RecordKey, tuple[dict[str, Any], _Staged]] = {}
         self._fetch_started: dict[tuple[str, str], float] = {}
+        self._claimed_here: dict[tuple[str, str], _Staged] = {}
 
     def outcome(self, key: str) -> Outcome:
         """The outcome of delivery ``key``, started on first use."""
@@ -119,10 +120,17 @@ class DeliveryBatch:
         staged = self._staged.setdefault(key, _Staged())
         held = 0
         for occurrence, event in events:
-            if self._dedupe.claim(connection.connection_id, occurrence.dedupe_key):
-                staged.claims.append(_Claim(connection.connection_id, occurrence.dedupe_key,
-                                            event))
-            elif self._published(connection.connection_id, occurrence.dedupe_key):
+            claim_key = (connection.connection_id, occurrence.dedupe_key)
+            if claim_key in self._claimed_here:
+                # An earlier delivery of this batch holds it: a duplicate, if that one lands.
+                owner = self._claimed_here[claim_key]
+                if owner is not staged:
+                    staged.depends_on.append(owner)
+                staged.outcome.duplicates += 1
+            elif self._dedupe.claim(*claim_key):
+                staged.claims.append(_Claim(*claim_key, event))
+                self._claimed_here[claim_key] = staged
+            elif self._published(*claim_key):
                 staged.outcome.duplicates += 1
             else:
                 held += 1

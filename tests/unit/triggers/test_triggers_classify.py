@@ -61,6 +61,30 @@ NEW_JOB = [
     Case("inactive-event-created", job(active="0"), None, [], "job.created"),
     Case("object-created-inactive", job(active=0), None, [], changed_fields=["uuid", "active"]),
     Case("event-updated-existing-job", job(), None, ["job.updated"], "job.updated"),
+    # A creation notification processed after a later change's fetch stored the snapshot.
+    Case("object-created-after-later-state-stored", job(), snap(job()), ["new_job"],
+         changed_fields=["uuid", "active", "status", "edit_date"]),
+    Case("object-update-after-snapshot", job(), snap(job()), [], changed_fields=["status"]),
+]
+
+# Changes made faster than their notifications are processed: a fetch (or an event's
+# data) shows a later state, and the snapshot may already hold it.
+OUT_OF_ORDER = [
+    Case("creation-seen-completed-and-queued", completed_job(queue_uuid=QUEUE_WORKSHOP),
+         None, ["new_job", "job_completed", "job_queued"],
+         changed_fields=["uuid", "active", "status", "edit_date"]),
+    Case("queue-notice-after-its-state-was-stored", queued_job(), snap(queued_job()),
+         ["job_queued"], changed_fields=["queue_uuid"],
+         keys=[f"job_queued:{JOB_UUID}:{QUEUE_WORKSHOP}:2026-03-10 17:00:00"]),
+    Case("queued-event-after-a-later-state-was-stored", queued_job(),
+         snap(completed_job(queue_uuid=QUEUE_WORKSHOP, queue_expiry_date="2026-03-10 17:00:00")),
+         ["job_queued"], "job.queued"),
+    Case("completion-notice-after-its-state-was-stored", completed_job(),
+         snap(completed_job()), ["job_completed"], changed_fields=["status"]),
+    Case("queue-notice-but-left-the-queue-since", job(), snap(job()), [],
+         changed_fields=["queue_uuid"]),
+    Case("status-notice-but-reopened-since", job(), snap(job()), [],
+         changed_fields=["status"]),
 ]
 
 JOB_COMPLETED = [
@@ -78,8 +102,10 @@ JOB_COMPLETED = [
         snap(completed_job()),
         [],
     ),
+    # ServiceM8's word fires again; the same dedupe key makes the processor publish it once.
     Case(
-        "completed-event-redelivered", completed_job(), snap(completed_job()), [], "job.completed"
+        "completed-event-redelivered", completed_job(), snap(completed_job()), ["job_completed"],
+        "job.completed", keys=[f"job_completed:{JOB_UUID}:2026-03-03 11:40:27"],
     ),
     Case(
         "event-completed-without-snapshot",
@@ -116,6 +142,7 @@ JOB_COMPLETED = [
         [],
         changed_fields=["job_description"],
     ),
+    # Polling proves no creation: a completed job first seen so is new, not a completion.
     Case("polling-completed-first-sight-is-new-only", completed_job(), None, ["new_job"]),
     Case("event-completed-but-reopened-since", job(), None, [], "job.completed"),
     Case(
@@ -297,7 +324,8 @@ PASS_THROUGH = [
     Case("job-without-uuid", job(uuid=""), None, [], "job.created"),
 ]
 
-ALL_CASES = NEW_JOB + JOB_COMPLETED + JOB_QUEUED + NEW_CLIENT + NEW_FORM_RESPONSE + PASS_THROUGH
+ALL_CASES = (NEW_JOB + JOB_COMPLETED + JOB_QUEUED + NEW_CLIENT + NEW_FORM_RESPONSE + PASS_THROUGH
+             + OUT_OF_ORDER)
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[case.id for case in ALL_CASES])

@@ -1,9 +1,18 @@
 """Edge-triggered classification of ServiceM8 record changes into trigger occurrences.
 
 A trigger fires when a record *enters* a state (created, Completed, in a queue), never
-while it merely stays there: the classifier compares the current record with the
-snapshot kept from last time. Without a snapshot it trusts only what ServiceM8 said
-happened: the event name, or the object delivery's ``changed_fields``.
+while it merely stays there. Two kinds of evidence count:
+
+* what ServiceM8 said happened (the event name, or the object delivery's
+  ``changed_fields``), whenever the record is in the state now. This holds whatever the
+  snapshot says: notifications arrive out of order and a fetch returns the latest state,
+  so a snapshot may already show a state whose notification is still on its way;
+* otherwise (polling, ``job.updated``) the snapshot kept from last time against the
+  current record.
+
+A record seen first at its creation has entered every state it is in now. Each trigger's
+dedupe key names the state it entered (the completion date, the queue and its expiry),
+so two pieces of evidence for one edge publish it once.
 
 Besides the five product triggers, an event webhook that names none of them
 (``job.updated``, ``job.invoice_paid``, …) passes through as its own occurrence; see
@@ -84,24 +93,28 @@ class _Facts:
     changed_fields: frozenset[str] | None
 
     def reported(self, field: str, events: frozenset[str]) -> bool:
-        """ServiceM8 itself said ``field`` changed: by event name or ``changed_fields``."""
+        """ServiceM8 said ``field`` changed (event name, ``changed_fields``), or it reported
+        the record's creation, so whatever state the record is in now was reached since."""
         if self.event_type is not None and self.event_type in events:
             return True
-        return self.changed_fields is not None and field in self.changed_fields
+        if self.changed_fields is not None and field in self.changed_fields:
+            return True
+        return self.creation_reported()
+
+    def creation_reported(self) -> bool:
+        if self.event_type is not None and self.event_type == CREATED_EVENTS[self.object_name]:
+            return True
+        # A creation lists every populated field, uuid included (FACTS.md §4.3).
+        return self.changed_fields is not None and "uuid" in self.changed_fields
 
     def created(self) -> bool:
         if not is_active(self.current):
             return False  # soft-deleted records are never new
-        if self.event_type is not None and self.event_type == CREATED_EVENTS[self.object_name]:
-            return True
-        if self.previous is not None:
-            return False
-        if self.changed_fields is not None:
-            # A creation lists every populated field, uuid included (FACTS.md §4.3).
-            return "uuid" in self.changed_fields
+        if self.creation_reported():
+            return True  # even when a later state of the record was stored first
         # First sight with no delivery hint (polling) counts as new; an event about an
         # existing record (job.updated) does not.
-        return self.event_type is None
+        return self.previous is None and self.changed_fields is None and self.event_type is None
 
     def change(self, field: str) -> FieldChange:
         before = None if self.previous is None else self.previous.get(field)
@@ -122,7 +135,9 @@ def _created_rule(trigger: Trigger) -> _Rule:
 def _job_completed(facts: _Facts) -> _Fired | None:
     if facts.current.get("status") != COMPLETED:
         return None
-    if facts.previous is not None:
+    if facts.reported("status", _COMPLETION_EVENTS):
+        pass  # ServiceM8 says the status moved, and it is Completed now
+    elif facts.previous is not None:
         was_completed = facts.previous.get("status") == COMPLETED
         # A completion date that moved means it was reopened and completed again while
         # the reopening went unseen; the same date is an edit of a completed job.
@@ -130,7 +145,7 @@ def _job_completed(facts: _Facts) -> _Fired | None:
         now = present(facts.current.get("completion_date"))
         if was_completed and (before is None or now is None or before == now):
             return None
-    elif not facts.reported("status", _COMPLETION_EVENTS):
+    else:
         return None
     mark = facts.current.get("completion_date") or facts.current.get("edit_date")
     changes = {
@@ -147,11 +162,10 @@ def _job_queued(facts: _Facts) -> _Fired | None:
     queue = present(facts.current.get("queue_uuid"))
     if queue is None:
         return None  # leaving a queue is not a trigger
-    if facts.previous is not None:
-        if present(facts.previous.get("queue_uuid")) == queue:
-            return None  # still in the same queue, perhaps with a new expiry
-    elif not facts.reported("queue_uuid", frozenset({"job.queued"})):
-        return None
+    if facts.reported("queue_uuid", frozenset({"job.queued"})):
+        pass  # ServiceM8 says the queue changed, and the job is in one now
+    elif facts.previous is None or present(facts.previous.get("queue_uuid")) == queue:
+        return None  # unknown, or still in the same queue (perhaps with a new expiry)
     expiry = facts.current.get("queue_expiry_date") or "none"
     changes = {
         "queue_uuid": facts.change("queue_uuid"),
