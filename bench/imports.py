@@ -100,7 +100,7 @@ def lambda_layout() -> Iterator[Layout]:
         shutil.copytree(LAYER / "servicem8_connector", code / "layer" / "servicem8_connector",
                         ignore=no_cache)
         # As layers/connector/Makefile does: hash-checked-never .pyc, valid inside a zip.
-        compileall.compile_dir(code / "layer", quiet=1, workers=0,
+        compileall.compile_dir(code / "layer", quiet=1,
                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         yield Layout(code / "functions", code / "layer", deps, runtime)
 
