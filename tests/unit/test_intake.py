@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
+
+import pytest
+from pydantic import ValidationError
 
 from servicem8_connector.connections import (
     Connection,
@@ -13,7 +18,8 @@ from servicem8_connector.connections import (
     new_connection_id,
     new_route_token,
 )
-from servicem8_connector.intake import WebhookIntake, challenge_of
+from servicem8_connector.intake import MAX_MESSAGE_BYTES, WebhookIntake, challenge_of
+from servicem8_connector.processor import decode_message
 from tests.support.aws import MockedStack
 
 
@@ -82,3 +88,40 @@ def test_challenge_of_reads_only_form_handshakes() -> None:
     assert challenge_of('{"mode":"subscribe","challenge":"c1"}', "application/json") is None
     assert challenge_of("mode=unsubscribe&challenge=c1", None) is None
     assert challenge_of("mode=subscribe", None) is None
+
+
+def test_a_body_too_large_for_sqs_travels_compressed_and_arrives_whole(
+    mocked_aws: MockedStack,
+) -> None:
+    intake, _, route_token, queue_url = setup(mocked_aws, window=0)
+    notes = "".join(f"line {i}: replaced the hot water unit, tested, all good. "
+                    for i in range(8000))
+    body = json.dumps({"id": "smwe_big", "type": "job.updated",
+                       "data": {"uuid": "0686ce69-4a5d-4f73-ad56-827ffaaced2b",
+                                "job_description": notes}})
+    assert len(body) > MAX_MESSAGE_BYTES
+
+    answer = intake.receive(route_token, body, "application/json")
+
+    assert answer.status == 200
+    [message] = queued(mocked_aws, queue_url)
+    assert message["body"] == "" and message["body_gzip"]
+    assert decode_message(json.dumps(message)).body == body
+
+
+def test_a_body_too_large_even_compressed_is_refused_with_a_problem(
+    mocked_aws: MockedStack,
+) -> None:
+    intake, _, route_token, queue_url = setup(mocked_aws, window=0)
+    noise = base64.b64encode(os.urandom(400 * 1024)).decode()  # random: gzip cannot shrink it
+    answer = intake.receive(route_token, json.dumps({"data": noise}), "application/json")
+
+    assert answer.status == 413 and answer.content_type == "application/problem+json"
+    assert json.loads(answer.body)["type"] == "/problems/delivery-too-large"
+    assert queued(mocked_aws, queue_url) == []
+
+
+def test_a_queue_message_with_a_broken_compressed_body_is_refused() -> None:
+    message = {"connection_id": "con_x", "received_at": 1.0, "body": "", "body_gzip": "bm90"}
+    with pytest.raises(ValidationError):
+        decode_message(json.dumps(message))

@@ -8,6 +8,8 @@ slower than a table read and a queue write is left to the processor.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import time
 from collections.abc import Callable
@@ -19,6 +21,8 @@ from servicem8_connector.connections import ConnectionStore
 from servicem8_connector.parking import without_secrets
 
 MAX_ROUTE_TOKEN_CHARS = 128
+# SQS takes 256 KiB a message; a larger body travels gzip-compressed (JSON shrinks ~5-10x).
+MAX_MESSAGE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,15 @@ NOT_FOUND = IntakeAnswer(
     404,
     json.dumps({"type": "/problems/not-found", "title": "Not found", "status": 404,
                 "detail": "no such webhook route"}),
+    "application/problem+json",
+)
+
+
+TOO_LARGE = IntakeAnswer(
+    413,
+    json.dumps({"type": "/problems/delivery-too-large", "title": "Delivery too large",
+                "status": 413,
+                "detail": "even compressed, this body does not fit a queue message"}),
     "application/problem+json",
 )
 
@@ -90,7 +103,10 @@ class WebhookIntake:
             "body": without_secrets(body),
             "correlation_id": correlation_id,
         }
-        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message))
+        encoded = queue_message(message)
+        if encoded is None:
+            return TOO_LARGE
+        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=encoded)
         return IntakeAnswer(200, json.dumps({"received": True}), "application/json")
 
     def _handshake(self, connection_id: str, challenge: str) -> IntakeAnswer:
@@ -99,3 +115,14 @@ class WebhookIntake:
         if connection is None or connection.challenge_window_until <= self._now():
             return UNEXPECTED_CHALLENGE
         return IntakeAnswer(200, challenge, "text/plain")
+
+
+def queue_message(message: dict[str, Any]) -> str | None:
+    """``message`` as an SQS body, its webhook body compressed if it must be; None if
+    it cannot fit even so."""
+    encoded = json.dumps(message)
+    if len(encoded.encode()) <= MAX_MESSAGE_BYTES:
+        return encoded
+    packed = base64.b64encode(gzip.compress(str(message["body"]).encode())).decode()
+    encoded = json.dumps({**message, "body": "", "body_gzip": packed})
+    return encoded if len(encoded.encode()) <= MAX_MESSAGE_BYTES else None

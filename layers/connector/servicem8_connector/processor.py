@@ -17,7 +17,9 @@ one record costs one call of the account's budget, not one per change.
 
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
 import json
 import logging
 import time
@@ -27,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
 from servicem8_connector.connections import Connection, ConnectionStatus, ConnectionStore
 from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
@@ -69,6 +71,17 @@ class QueuedDelivery(BaseModel):
     content_type: str = ""
     body: str
     correlation_id: str = ""  # the receiver's request id: one id from webhook to event
+    body_gzip: str = Field(default="", exclude=True)  # a body too large for SQS as it was
+
+    @model_validator(mode="after")
+    def _inflate(self) -> QueuedDelivery:
+        if self.body_gzip and not self.body:
+            try:
+                self.body = gzip.decompress(base64.b64decode(self.body_gzip)).decode()
+            except (ValueError, OSError, EOFError) as error:
+                raise ValueError("body_gzip is not a gzip-compressed body") from error
+            self.body_gzip = ""
+        return self
 
 
 @dataclass(frozen=True)
