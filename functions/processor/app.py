@@ -23,11 +23,23 @@ metrics = Metrics()
 batch = BatchProcessor(event_type=EventType.SQS)
 
 
+# Time a delivery may need: up to 12 s waiting for the account's rate budget, its fetch,
+# then the batch's PutEvents and writes. Later deliveries go back to the queue instead of
+# letting the invocation time out with the whole batch.
+SECONDS_TO_START_A_DELIVERY = 20
+
+
+class OutOfTime(Exception):
+    """Too little of the invocation is left to start this delivery: SQS brings it back."""
+
+
 def stager(
-    deliveries: DeliveryBatch, messages: dict[str, QueuedDelivery]
+    deliveries: DeliveryBatch, messages: dict[str, QueuedDelivery], context: LambdaContext
 ) -> Callable[[SQSRecord], None]:
     @tracer.capture_method(capture_response=False)
     def stage_delivery(record: SQSRecord) -> None:
+        if context.get_remaining_time_in_millis() < SECONDS_TO_START_A_DELIVERY * 1000:
+            raise OutOfTime(f"{context.get_remaining_time_in_millis()} ms left")
         message = decode_message(record.body)
         messages[record.message_id] = message
         logger.set_correlation_id(message.correlation_id or record.message_id)
@@ -67,7 +79,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     deliveries = runtime.processor().batch()
     messages: dict[str, QueuedDelivery] = {}
     try:
-        with batch(event.get("Records", []), stager(deliveries, messages), context):
+        with batch(event.get("Records", []), stager(deliveries, messages, context), context):
             batch.process()
     finally:
         # Even when every delivery failed to stage, the claims some took are published.

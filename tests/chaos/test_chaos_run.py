@@ -5,6 +5,7 @@ One stack for the module (about 30 s in all). The full sizes run in ``make chaos
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bench.ratebudget import LoadPlan
 from bench.ratebudget import run as run_load
@@ -129,3 +131,27 @@ def test_an_archive_replay_resends_events_with_their_idempotency_keys(
 def subscriber_events(env: LocalEnvironment, account: chaos.Account) -> list[dict[str, Any]]:
     return [e for e in chaos.read_queue(env, "SubscriberQueue")
             if e["detail"].get("connection_id") == account.connected.connection_id]
+
+
+def test_a_delivery_is_not_started_without_time_to_finish_it(env: LocalEnvironment) -> None:
+    from servicem8_connector import runtime
+
+    module = chaos.processor_module(env)
+
+    class Context:
+        def __init__(self, seconds_left: float) -> None:
+            self.seconds_left = seconds_left
+
+        def get_remaining_time_in_millis(self) -> int:
+            return int(self.seconds_left * 1000)
+
+    body = json.dumps({"connection_id": "con_none", "received_at": 0.0, "body": "{}"})
+    record = SQSRecord({"messageId": "m-late", "body": body})
+    deliveries, messages = runtime.processor().batch(), {}
+    late = Context(module.SECONDS_TO_START_A_DELIVERY - 1)
+    with pytest.raises(module.OutOfTime):
+        module.stager(deliveries, messages, late)(record)
+    assert messages == {}
+
+    module.stager(deliveries, messages, Context(29))(record)
+    assert deliveries.finish().outcomes["m-late"].dropped == "connection-gone"
