@@ -71,5 +71,6 @@ def create_connector_table(client: Any, name: str = "connector") -> tuple[Any, s
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
+        GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
     )
     return client, name

@@ -23,6 +23,7 @@ from servicem8_connector.servicem8.errors import RetryLater
 from servicem8_connector.servicem8.filters import Filter
 from servicem8_connector.subscriptions import ALL_TRIGGERS
 from servicem8_connector.triggers import DedupeStore, SnapshotStore, snapshot_of
+from tests.support.aws import create_connector_table
 
 BRISBANE = ZoneInfo("Australia/Brisbane")  # UTC+10, no daylight saving
 T0 = datetime(2026, 3, 3, 0, 0, tzinfo=UTC).timestamp()  # 10:00 in Brisbane
@@ -108,13 +109,7 @@ def table() -> Iterator[tuple[Any, str]]:
     from moto import mock_aws
 
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="connector", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                       {"AttributeName": "sk", "KeyType": "RANGE"}])
-        yield client, "connector"
+        yield create_connector_table(boto3.client("dynamodb", region_name="us-east-1"))
 
 
 class Rig:

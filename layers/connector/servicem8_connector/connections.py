@@ -27,6 +27,10 @@ from pydantic import BaseModel, ConfigDict
 from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
 from servicem8_connector.oauth import TokenGrant
 
+# template.yaml's sparse index over connection records (the only items with a `kind`).
+CONNECTIONS_INDEX = "ConnectionsByKind"
+CONNECTION_KIND = "connection"
+
 
 class ConnectionStatus(StrEnum):
     ACTIVE = "active"
@@ -149,19 +153,21 @@ class ConnectionStore:
         return str(from_item(item)["connection_id"]) if item else None
 
     def all_connections(self) -> list[Connection]:
+        """Every connection, from the sparse index only connection records are in."""
         found: list[Connection] = []
-        paginator = self._db.get_paginator("scan")
+        paginator = self._db.get_paginator("query")
         for page in paginator.paginate(
             TableName=self._table,
-            FilterExpression="sk = :meta AND begins_with(pk, :conn)",
-            ExpressionAttributeValues=to_item({":meta": "META", ":conn": "CONN#"}),
+            IndexName=CONNECTIONS_INDEX,
+            KeyConditionExpression="kind = :connection",
+            ExpressionAttributeValues=to_item({":connection": CONNECTION_KIND}),
         ):
             found.extend(Connection.model_validate(from_item(i)) for i in page["Items"])
         return found
 
     # --- writes ----------------------------------------------------------------
     def create(self, connection: Connection, route_token: str) -> None:
-        item = {"pk": f"CONN#{connection.connection_id}", "sk": "META"}
+        item = {"pk": f"CONN#{connection.connection_id}", "sk": "META", "kind": CONNECTION_KIND}
         item.update(connection.model_dump(mode="json"))
         route = {"pk": route_key(route_token), "sk": "-",
                  "connection_id": connection.connection_id}
