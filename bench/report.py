@@ -28,7 +28,8 @@ METHOD = """\
   live processor on a burst (the processor's poller paused while 100 deliveries queue up,
   then let go: batches of ten); and its calls per event over the steady latency run.
 - **List-all.** `ServiceM8Client.records("job")` against an emulator process seeded with
-  50,000 jobs (5,000 a page), counting records as they stream; peak growth is
+  50,000 jobs (5,000 a page), counting records as they come (each page is read into a
+  spool file, in memory up to 1 MB, then parsed a record at a time); peak growth is
   `tracemalloc`'s peak over the listing.
 - **Cold imports.** `python -S -c "import app"` in a fresh interpreter laid out as in
   Lambda, not as the dev venv: no site-packages; `sys.path` the function's directory, the

@@ -9,7 +9,8 @@ import pytest
 
 from servicem8_connector.processor import QueuedDelivery
 from servicem8_connector.publishing import PublishError
-from servicem8_connector.staging import BatchResult, DependencyFailed
+from servicem8_connector.staging import BatchResult, ClaimHeld, DependencyFailed
+from servicem8_connector.triggers.state import STALE_CLAIM_SECONDS
 from tests.chaos.conftest import Clock
 from tests.chaos.test_processor_faults import (
     COMPLETED_JOB,
@@ -123,3 +124,54 @@ def test_a_later_delivery_fails_with_the_earlier_one_it_was_classified_after(rig
     assert retried.failures == {}
     assert sorted(d["idempotency_key"] for d in bus.accepted) == \
         sorted([key_of(first), key_of(second)])
+
+
+Q1 = "11111111-2222-4333-8444-555555555555"
+QUEUED_NEW_JOB = {"uuid": JOB, "active": 1, "status": "Work Order", "queue_uuid": Q1,
+                  "queue_expiry_date": "2026-04-02 09:00:00", "edit_date": "2026-03-31 23:34:45",
+                  "completion_date": ""}
+
+
+def notice(fields: list[str], time: str) -> dict[str, Any]:
+    return {"object": "job", "entry": [{"uuid": JOB, "changed_fields": fields, "time": time}]}
+
+
+def triggers_published(bus: Bus) -> list[str]:
+    return sorted(detail["trigger"] for detail in bus.accepted)
+
+
+def test_a_notification_delivered_again_after_a_later_edit_publishes_nothing_new(
+    rig: Rig,
+) -> None:
+    rig.servicem8.records[JOB] = dict(QUEUED_NEW_JOB)
+    rig.clock.now = 1_775_000_100.0  # 2026-03-31 23:35:00 UTC
+    queued = notice(["queue_uuid", "queue_expiry_date"], "2026-03-31 23:34:45")
+    assert run_batch(rig, [queued]).failures == {}
+    # The expiry moves: a new state of the same queueing, no new edge.
+    rig.servicem8.records[JOB] = {**QUEUED_NEW_JOB, "queue_expiry_date": "2026-04-03 09:00:00",
+                                  "edit_date": "2026-03-31 23:35:10"}
+    rig.clock.advance(30)
+    assert run_batch(rig, [notice(["queue_expiry_date"], "2026-03-31 23:35:10")]).failures == {}
+    rig.clock.advance(60)  # SQS, or ServiceM8, delivers the first notification again
+    assert run_batch(rig, [queued]).failures == {}
+    assert triggers_published(rig.bus) == ["job_queued"]
+
+
+def test_a_notification_covered_by_a_fetch_whose_delivery_failed_is_not_dropped(
+    rig: Rig,
+) -> None:
+    rig.servicem8.records[JOB] = dict(QUEUED_NEW_JOB)
+    rig.clock.now = 1_775_000_100.0
+    created = notice(["uuid", "active", "status", "edit_date"], "2026-03-31 23:34:30")
+    queued = notice(["queue_uuid"], "2026-03-31 23:34:40")
+    # A crashed attempt holds the Job Queued claim: the queue notice fails after its fetch.
+    held = f"job_queued:{JOB}:{Q1}:2026-04-02 09:00:00"
+    assert rig.dedupe.claim(CONNECTION_ID, held)
+
+    first = run_batch(rig, [queued, created])
+    assert isinstance(first.failures["m0"], ClaimHeld)
+    assert "m1" in first.failures  # not coalesced into the failed fetch: retried too
+
+    rig.clock.advance(STALE_CLAIM_SECONDS + 1)  # SQS brings both back
+    assert run_batch(rig, [queued, created]).failures == {}
+    assert triggers_published(rig.bus) == ["job_queued", "new_job"]

@@ -211,3 +211,10 @@ def test_budget_is_spent_before_every_call() -> None:
     client, _ = client_for(script, spend_budget=lambda: spent.append(1))
     client.get("job", "u")
     assert len(spent) == 2
+
+
+def test_a_number_past_pythons_digit_limit_is_an_unreadable_answer() -> None:
+    body = '[{"uuid": "a", "total": ' + "9" * 5000 + "}]"
+    client, _ = client_for(Script(httpx.Response(200, text=body)))
+    with pytest.raises(errors.RetryLater, match="unreadable"):
+        list(client.records("job"))

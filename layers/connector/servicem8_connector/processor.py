@@ -47,6 +47,7 @@ from servicem8_connector.triggers import (
     SnapshotStore,
     Trigger,
     Unrecognised,
+    announcements,
     classify,
     object_for_event,
     parse_delivery,
@@ -202,15 +203,17 @@ class DeliveryProcessor:
         started: dict[str, float] = {}
         for entry in delivery.entries:
             if entry.uuid not in fetched:  # one fetch per record, however many entries
-                if self._covered(connection, entry, batch):
-                    # The fetch saw this change, but was classified with another entry's
-                    # changed_fields: this entry's own word is read against the snapshot.
+                # A fetch saw this change, but was classified with another entry's
+                # changed_fields: this entry's own word is read against its snapshot.
+                known = self._known(connection, candidates, entry, batch, key) \
+                    if self._covered(connection, entry, batch) else []
+                if known:
                     outcome.coalesced += 1
-                    seen += self._known(connection, candidates, entry, batch, key)
+                    seen += known
                     continue
                 started[entry.uuid] = self._now()
                 fetched[entry.uuid] = self._find(connection, candidates, entry.uuid, outcome)
-                batch.note_fetch(connection.connection_id, entry.uuid, started[entry.uuid])
+                batch.note_fetch(key, connection.connection_id, entry.uuid, started[entry.uuid])
             found = fetched[entry.uuid]
             if found is not None:
                 seen.append(_Seen(found[0], found[1], None, entry.changed_fields,
@@ -225,15 +228,16 @@ class DeliveryProcessor:
             record_key = (connection.connection_id, object_name, entry.uuid.lower())
             snapshot = batch.previous(key, record_key)
             if snapshot is not None:
-                return [_Seen(object_name, snapshot, None, entry.changed_fields, entry.time,
+                record = snapshot_of(object_name, snapshot)  # without its markers
+                return [_Seen(object_name, record, None, entry.changed_fields, entry.time,
                               None, from_snapshot=True)]
         return []
 
     def _covered(self, connection: Connection, entry: Entry, batch: DeliveryBatch) -> bool:
         """A fetch of this record began after the entry's change: it saw it.
 
-        The fetch counts once it is finished and stored, or when it was made earlier in
-        this batch (if that delivery fails, its retry fetches again).
+        The fetch counts once it is finished and stored, or when a delivery earlier in
+        this batch made it and staged the record's snapshot without failing.
         """
         if entry.time is None:
             return False
@@ -343,7 +347,9 @@ class DeliveryProcessor:
             events = [(o, event.truncated()) for o, event in events]
         batch.claim(key, connection, events)
         if not seen.from_snapshot:
-            batch.stage_snapshot(key, record_key, snapshot_of(seen.object_name, seen.record))
+            markers = announcements(seen.object_name, seen.record, previous, occurrences)
+            batch.stage_snapshot(key, record_key,
+                                 {**snapshot_of(seen.object_name, seen.record), **markers})
 
     def _published(self, connection_id: str, key: str) -> bool:
         answer = self._db.get_item(

@@ -91,7 +91,7 @@ class DeliveryBatch:
         self._staged: dict[str, _Staged] = {}
         # The snapshot each record would have after the deliveries staged so far.
         self._overlay: dict[RecordKey, tuple[dict[str, Any], _Staged]] = {}
-        self._fetch_started: dict[tuple[str, str], float] = {}
+        self._fetches: dict[tuple[str, str], tuple[float, str]] = {}
         self._claimed_here: dict[tuple[str, str], _Staged] = {}
 
     def outcome(self, key: str) -> Outcome:
@@ -148,12 +148,22 @@ class DeliveryBatch:
         """Run ``action`` once the delivery's snapshots are stored (fetch marks)."""
         self._staged.setdefault(key, _Staged()).after_snapshots.append(action)
 
-    def note_fetch(self, connection_id: str, uuid: str, started: float) -> None:
-        self._fetch_started[(connection_id, uuid.lower())] = started
+    def note_fetch(self, key: str, connection_id: str, uuid: str, started: float) -> None:
+        self._fetches[(connection_id, uuid.lower())] = (started, key)
 
     def fetch_started(self, connection_id: str, uuid: str) -> float | None:
-        """When a fetch of this record began earlier in this batch, if one did."""
-        return self._fetch_started.get((connection_id, uuid.lower()))
+        """When a fetch of this record began earlier in this batch, if the delivery that
+        made it has not failed and staged the record's snapshot."""
+        found = self._fetches.get((connection_id, uuid.lower()))
+        if found is None:
+            return None
+        started, key = found
+        owner = self._staged.get(key)
+        if owner is None or owner.error is not None:
+            return None
+        staged = any(record[0] == connection_id and record[2] == uuid.lower()
+                     for record, _ in owner.snapshots)
+        return started if staged else None
 
     def finish(self) -> BatchResult:
         """Publish every claimed event, settle each claim, then store snapshots in order."""

@@ -1,9 +1,9 @@
-"""The items of a JSON array, parsed one by one as its bytes arrive.
+"""The items of a JSON array, parsed one by one from its bytes in chunks.
 
 A ServiceM8 list page is up to 5,000 records, about 7 MB of JSON and several times that
-parsed; only the item being read is held here. Each item is parsed by the standard
-library's C decoder (``raw_decode``), as fast as ``json.loads`` on the whole body
-(an incremental event parser measured about four times slower on these pages).
+parsed; besides the bytes, only the item being read is held here. Each item is parsed by
+the standard library's C decoder (``raw_decode``), as fast as ``json.loads`` on the
+whole body (an incremental event parser measured about four times slower on these pages).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ __all__ = [
     "FieldChange",
     "Occurrence",
     "Trigger",
+    "announcements",
     "classify",
     "detail_type_for",
     "object_for_event",
@@ -81,6 +82,14 @@ class Occurrence(BaseModel):
     dedupe_key: str
 
 
+# Kept in a record's snapshot: the edges already published for the state it is in, so a
+# notification delivered again does not publish them anew (under a key that names a
+# later expiry or edit date).
+ANNOUNCED_NEW = "announced_new"
+ANNOUNCED_COMPLETED = "announced_completed"
+ANNOUNCED_QUEUE = "announced_queue"
+
+
 @dataclass(frozen=True)
 class _Facts:
     """What is known about one record change, as the rules below need it."""
@@ -101,6 +110,9 @@ class _Facts:
             return True
         return self.creation_reported()
 
+    def announced(self, marker: str) -> Any:
+        return None if self.previous is None else self.previous.get(marker)
+
     def creation_reported(self) -> bool:
         if self.event_type is not None and self.event_type == CREATED_EVENTS[self.object_name]:
             return True
@@ -111,7 +123,8 @@ class _Facts:
         if not is_active(self.current):
             return False  # soft-deleted records are never new
         if self.creation_reported():
-            return True  # even when a later state of the record was stored first
+            # Even when a later state of the record was stored first, unless announced.
+            return not self.announced(ANNOUNCED_NEW)
         # First sight with no delivery hint (polling) counts as new; an event about an
         # existing record (job.updated) does not.
         return self.previous is None and self.changed_fields is None and self.event_type is None
@@ -135,7 +148,7 @@ def _created_rule(trigger: Trigger) -> _Rule:
 def _job_completed(facts: _Facts) -> _Fired | None:
     if facts.current.get("status") != COMPLETED:
         return None
-    if facts.reported("status", _COMPLETION_EVENTS):
+    if facts.reported("status", _COMPLETION_EVENTS) and not facts.announced(ANNOUNCED_COMPLETED):
         pass  # ServiceM8 says the status moved, and it is Completed now
     elif facts.previous is not None:
         was_completed = facts.previous.get("status") == COMPLETED
@@ -162,7 +175,8 @@ def _job_queued(facts: _Facts) -> _Fired | None:
     queue = present(facts.current.get("queue_uuid"))
     if queue is None:
         return None  # leaving a queue is not a trigger
-    if facts.reported("queue_uuid", frozenset({"job.queued"})):
+    if facts.reported("queue_uuid", frozenset({"job.queued"})) and \
+            facts.announced(ANNOUNCED_QUEUE) != queue:
         pass  # ServiceM8 says the queue changed, and the job is in one now
     elif facts.previous is None or present(facts.previous.get("queue_uuid")) == queue:
         return None  # unknown, or still in the same queue (perhaps with a new expiry)
@@ -228,6 +242,29 @@ def classify(
         key = _passthrough_key(event_type, uuid, current, delivery_id)
         fired.append(_occurrence(event_type, name, uuid, current, changes, when, key))
     return fired
+
+
+def announcements(
+    object_name: str,
+    record: Mapping[str, Any],
+    previous: Mapping[str, Any] | None,
+    fired: Sequence[Occurrence],
+) -> dict[str, Any]:
+    """The markers the record's next snapshot keeps (see ``ANNOUNCED_NEW``)."""
+    current = normalise_record(record)
+    before = previous or {}
+    triggers = {str(occurrence.trigger) for occurrence in fired}
+    created = {str(t) for t in (Trigger.NEW_JOB, Trigger.NEW_CLIENT, Trigger.NEW_FORM_RESPONSE)}
+    markers: dict[str, Any] = {ANNOUNCED_NEW: bool(before.get(ANNOUNCED_NEW) or triggers & created)}
+    if object_name.lower() == "job":
+        completed = current.get("status") == COMPLETED
+        markers[ANNOUNCED_COMPLETED] = completed and bool(
+            before.get(ANNOUNCED_COMPLETED) or str(Trigger.JOB_COMPLETED) in triggers)
+        queue = present(current.get("queue_uuid"))
+        kept = queue is not None and (before.get(ANNOUNCED_QUEUE) == queue
+                                      or str(Trigger.JOB_QUEUED) in triggers)
+        markers[ANNOUNCED_QUEUE] = queue if kept else None
+    return markers
 
 
 def _occurrence(
