@@ -142,6 +142,9 @@ class DeliveryBatch:
     def stage_snapshot(self, key: str, record: RecordKey, snapshot: dict[str, Any]) -> None:
         staged = self._staged.setdefault(key, _Staged())
         staged.snapshots.append((record, snapshot))
+        # Like the store, the batch's view never moves back in edit_date.
+        if record in self._overlay and _older(snapshot, self._overlay[record][0]):
+            return
         self._overlay[record] = (snapshot, staged)
 
     def after_snapshots(self, key: str, action: Callable[[], None]) -> None:
@@ -192,8 +195,8 @@ class DeliveryBatch:
         self, staged: _Staged, failed_keys: set[str], publish_error: PublishError | None
     ) -> BaseException | None:
         error = staged.error
-        try:
-            for claim in staged.claims:
+        for claim in staged.claims:  # each settled on its own: one failed write stops none
+            try:
                 if claim.event.idempotency_key in failed_keys:
                     self._dedupe.release(claim.connection_id, claim.dedupe_key)
                     error = error or publish_error
@@ -201,6 +204,9 @@ class DeliveryBatch:
                     self._dedupe.mark_published(claim.connection_id, claim.dedupe_key)
                     staged.outcome.published += 1
                     staged.outcome.detail_types.append(claim.event.detail_type)
+            except Exception as exc:  # the claim stays pending; its retry waits it out
+                error = error or exc
+        try:
             if error is None and any(d.error is not None for d in staged.depends_on):
                 error = DependencyFailed("an earlier delivery about the same record failed")
             if error is None:
@@ -211,3 +217,8 @@ class DeliveryBatch:
         except Exception as exc:  # this delivery is retried; the rest of the batch goes on
             error = error or exc
         return error
+
+
+def _older(snapshot: dict[str, Any], than: dict[str, Any]) -> bool:
+    new, old = snapshot.get("edit_date"), than.get("edit_date")
+    return isinstance(new, str) and isinstance(old, str) and new < old
