@@ -37,7 +37,9 @@ def setup(mocked_aws: MockedStack, *, window: float) -> tuple[WebhookIntake, str
         sealed_secrets=sealed, challenge_window_until=now + window,
     ), route_token)
     queue_url = settings.delivery_queue_url
-    intake = WebhookIntake(store, mocked_aws.client("sqs"), queue_url=queue_url)
+    intake = WebhookIntake(mocked_aws.client("dynamodb"), mocked_aws.client("sqs"),
+                           table=settings.connector_table, queue_url=queue_url,
+                           connections=lambda: store)
     return intake, connection_id, route_token, queue_url
 
 

@@ -20,9 +20,9 @@ from servicem8_connector.connections import (
     Connection,
     ConnectionStore,
     StaleConnection,
-    digest,
 )
 from servicem8_connector.problems import Problem, not_found
+from servicem8_connector.routes import digest
 
 API_KEY_PREFIX = "sm8c_"
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]

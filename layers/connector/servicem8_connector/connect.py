@@ -23,12 +23,12 @@ from servicem8_connector.connections import (
     ConnectionSecrets,
     ConnectionStatus,
     ConnectionStore,
-    digest,
     new_connection_id,
     new_route_token,
 )
 from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
 from servicem8_connector.oauth import OAuthClient, TokenGrant
+from servicem8_connector.routes import digest
 from servicem8_connector.servicem8.client import ServiceM8Client
 from servicem8_connector.settings import CONNECTOR_SCOPES, Settings
 from servicem8_connector.subscriptions import ALL_TRIGGERS, subscribe

@@ -13,7 +13,6 @@ Every change to a connection is a conditional write on ``version``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import time
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from servicem8_connector.dynamo import from_item, is_condition_failure, to_item
 from servicem8_connector.oauth import TokenGrant
+from servicem8_connector.routes import connection_for_route, route_key
 
 # template.yaml's sparse index over connection records (the only items with a `kind`).
 CONNECTIONS_INDEX = "ConnectionsByKind"
@@ -92,15 +92,6 @@ def new_route_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def digest(secret: str) -> str:
-    """What is stored in place of a secret: its SHA-256, hex."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def route_key(route_token: str) -> str:
-    return "ROUTE#" + digest(route_token)
-
-
 class ConnectionStore:
     """Reads and conditionally writes connections; seals secrets with KMS."""
 
@@ -146,11 +137,7 @@ class ConnectionStore:
         return Connection.model_validate(from_item(item)) if item else None
 
     def connection_for_route(self, route_token: str) -> str | None:
-        answer = self._db.get_item(
-            TableName=self._table, Key=to_item({"pk": route_key(route_token), "sk": "-"})
-        )
-        item = answer.get("Item")
-        return str(from_item(item)["connection_id"]) if item else None
+        return connection_for_route(self._db, self._table, route_token)
 
     def all_connections(self) -> list[Connection]:
         """Every connection, from the sparse index only connection records are in."""

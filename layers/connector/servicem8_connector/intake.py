@@ -14,11 +14,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from servicem8_connector.connections import ConnectionStore
 from servicem8_connector.parking import without_secrets
+from servicem8_connector.routes import connection_for_route
+
+if TYPE_CHECKING:
+    from servicem8_connector.connections import ConnectionStore
 
 MAX_ROUTE_TOKEN_CHARS = 128
 # SQS takes 256 KiB a message; a larger body travels gzip-compressed (JSON shrinks ~5-10x).
@@ -73,15 +76,20 @@ class WebhookIntake:
 
     def __init__(
         self,
-        store: ConnectionStore,
+        dynamodb: Any,
         sqs: Any,
         *,
+        table: str,
         queue_url: str,
+        connections: Callable[[], ConnectionStore],
         now: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
+        self._db = dynamodb
+        self._table = table
         self._sqs = sqs
         self._queue_url = queue_url
+        # Only a handshake reads the connection itself: its store is built when one comes.
+        self._connections = connections
         self._now = now
 
     def receive(
@@ -89,7 +97,7 @@ class WebhookIntake:
     ) -> IntakeAnswer:
         if not route_token or len(route_token) > MAX_ROUTE_TOKEN_CHARS:
             return NOT_FOUND
-        connection_id = self._store.connection_for_route(route_token)
+        connection_id = connection_for_route(self._db, self._table, route_token)
         if connection_id is None:
             return NOT_FOUND
         challenge = challenge_of(body, content_type)
@@ -111,7 +119,7 @@ class WebhookIntake:
 
     def _handshake(self, connection_id: str, challenge: str) -> IntakeAnswer:
         """Echo only while this connection is subscribing: a stray challenge proves nothing."""
-        connection = self._store.get(connection_id)
+        connection = self._connections().get(connection_id)
         if connection is None or connection.challenge_window_until <= self._now():
             return UNEXPECTED_CHALLENGE
         return IntakeAnswer(200, challenge, "text/plain")

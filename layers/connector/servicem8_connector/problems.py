@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from servicem8_connector.oauth import TokenEndpointError
 from servicem8_connector.servicem8.errors import (
     AccountSuspended,
     MissingScope,
@@ -74,8 +73,8 @@ def problem_for(error: Exception, *, reconnect_url: str | None = None) -> Proble
     if isinstance(error, Problem):
         return error
     # Imported on the error path only: at the top they would load the connect flow (with
-    # subscriptions and triggers) and token refresh into every HTTP handler at cold start,
-    # the receiver's included, which uses neither.
+    # subscriptions and triggers), token refresh and the connection models into every
+    # HTTP handler at cold start, the receiver's included, which uses none of them.
     from servicem8_connector.connect import ConnectRefused
     from servicem8_connector.tokens import ConnectionGone
 
@@ -92,6 +91,8 @@ def problem_for(error: Exception, *, reconnect_url: str | None = None) -> Proble
 
 
 def _servicem8_problem(error: ServiceM8Error, reconnect_url: str | None) -> Problem:
+    from servicem8_connector.oauth import TokenEndpointError  # the error path only
+
     if isinstance(error, ReconnectRequired):
         return Problem(409, "reconnect-required", "Reconnect required",
                        "ServiceM8 no longer accepts this connection's grant; reconnect it",

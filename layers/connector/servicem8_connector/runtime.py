@@ -210,7 +210,8 @@ def intake() -> WebhookIntake:
     from servicem8_connector.intake import WebhookIntake
 
     return WebhookIntake(
-        connection_store(), aws("sqs"), queue_url=settings().delivery_queue_url
+        aws("dynamodb"), aws("sqs"), table=settings().connector_table,
+        queue_url=settings().delivery_queue_url, connections=connection_store,
     )
 
 

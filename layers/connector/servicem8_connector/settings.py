@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass
 
 # Names of the environment variables, as template.yaml's Globals set them.
 CONNECTOR_TABLE_ENV = "CONNECTOR_TABLE"
@@ -35,10 +34,10 @@ CONNECTOR_SCOPES = (
 )
 
 
-class Settings(BaseModel):
+# A plain dataclass: every handler reads settings, and the receiver needs no pydantic.
+@dataclass(frozen=True)
+class Settings:
     """Everything deployment-specific; a missing variable fails at cold start."""
-
-    model_config = ConfigDict(frozen=True)
 
     connector_table: str
     token_key_id: str
@@ -50,7 +49,7 @@ class Settings(BaseModel):
     token_url: str
     api_url: str
     public_base_url: str
-    allowed_return_urls: tuple[str, ...] = Field(default=())
+    allowed_return_urls: tuple[str, ...] = ()
 
     @property
     def callback_url(self) -> str:
