@@ -222,13 +222,6 @@ def trigger_events(env: LocalEnvironment) -> TriggerEvents:
     return TriggerEvents(env)
 
 
-def queue_depth(env: LocalEnvironment, logical_id: str) -> int:
-    assert env.stack is not None
-    attributes = env.stack.client("sqs").get_queue_attributes(
-        QueueUrl=env.stack.physical_id(logical_id),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
 
 
 def leaked_secrets(lines_before: int) -> list[str]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from local.chaos import queue_depth
 from local.emulator import Emulator, ratelimit
 from local.environment import LocalEnvironment
 from tests.problems.conftest import (
@@ -37,7 +38,6 @@ from tests.problems.conftest import (
     connect,
     gateway,
     live,
-    queue_depth,
     webhook_url,
 )
 

@@ -14,6 +14,7 @@ import time
 
 import httpx
 
+from local.chaos import queue_depth
 from local.emulator import Emulator
 from local.environment import LocalEnvironment
 from tests.problems.conftest import (
@@ -24,7 +25,6 @@ from tests.problems.conftest import (
     connect,
     describe,
     live,
-    queue_depth,
     webhook_url,
 )
 

@@ -62,6 +62,7 @@ PRODUCT_TRIGGERS = frozenset(t.value for t in Trigger)
 # and replica lag, so only changes clearly older than a fetch count as seen by it.
 FETCH_COVERS_AFTER_SECONDS = 6.0
 FETCHED_MARK_SECONDS = 3600
+ALONE = "alone"  # the key of the one delivery in a batch of one
 
 
 class QueuedDelivery(BaseModel):
@@ -129,14 +130,7 @@ class DeliveryProcessor:
 
     def process(self, message: QueuedDelivery) -> Outcome:
         """One delivery on its own: staged, published, stored; raises if it must be retried."""
-        batch = self.batch()
-        try:
-            self.stage(batch, "delivery", message)
-        finally:
-            result = batch.finish()  # claims already taken are published even on a raise
-        if "delivery" in result.failures:
-            raise result.failures["delivery"]
-        return result.outcomes["delivery"]
+        return self._alone(lambda batch: self.stage(batch, ALONE, message))
 
     def stage(self, batch: DeliveryBatch, key: str, message: QueuedDelivery) -> None:
         """Classify and claim delivery ``key``; raises (and records) what must be retried."""
@@ -303,18 +297,27 @@ class DeliveryProcessor:
         snapshot; with one, the snapshot decides. Only ``triggers`` are published.
         """
         seen = _Seen(object_name, record, None, proven_changes, occurred_at, None)
+
+        def stage(batch: DeliveryBatch) -> None:
+            try:
+                self._classify_and_claim(batch, ALONE, connection, seen, frozenset(triggers),
+                                         polled=True)
+            except Exception as error:
+                batch.failed(ALONE, error)
+                raise
+
+        return self._alone(stage)
+
+    def _alone(self, stage: Callable[[DeliveryBatch], None]) -> Outcome:
+        """A batch of one: staged, published, stored; raises what must be retried."""
         batch = self.batch()
         try:
-            self._classify_and_claim(batch, "polled", connection, seen, frozenset(triggers),
-                                     polled=True)
-        except Exception as error:
-            batch.failed("polled", error)
-            raise
+            stage(batch)
         finally:
-            result = batch.finish()
-        if "polled" in result.failures:
-            raise result.failures["polled"]
-        return result.outcomes["polled"]
+            result = batch.finish()  # claims already taken are published even on a raise
+        if ALONE in result.failures:
+            raise result.failures[ALONE]
+        return result.outcomes[ALONE]
 
     def _classify_and_claim(
         self, batch: DeliveryBatch, key: str, connection: Connection, seen: _Seen,

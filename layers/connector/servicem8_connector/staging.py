@@ -93,31 +93,36 @@ class DeliveryBatch:
         self._overlay: dict[RecordKey, tuple[dict[str, Any], _Staged]] = {}
         self._fetches: dict[tuple[str, str], tuple[float, str]] = {}
         self._claimed_here: dict[tuple[str, str], _Staged] = {}
+        self._stored: dict[RecordKey, dict[str, Any] | None] = {}
+
+    def _of(self, key: str) -> _Staged:
+        return self._staged.setdefault(key, _Staged())
 
     def outcome(self, key: str) -> Outcome:
         """The outcome of delivery ``key``, started on first use."""
-        return self._staged.setdefault(key, _Staged()).outcome
+        return self._of(key).outcome
 
     def failed(self, key: str, error: BaseException) -> None:
         """Staging ``key`` stopped at ``error``: publish its claims, store nothing."""
-        self._staged.setdefault(key, _Staged()).error = error
+        self._of(key).error = error
 
     def previous(self, key: str, record: RecordKey) -> dict[str, Any] | None:
         """The snapshot to classify against, seen through this batch's staged writes."""
-        staged = self._staged.setdefault(key, _Staged())
+        staged = self._of(key)
         if record in self._overlay:
             snapshot, writer = self._overlay[record]
             if writer is not staged:
                 staged.depends_on.append(writer)
             return snapshot
-        connection_id, object_name, uuid = record
-        return self._snapshots.get(connection_id, object_name, uuid)
+        if record not in self._stored:  # read once a batch, however many deliveries ask
+            self._stored[record] = self._snapshots.get(*record)
+        return self._stored[record]
 
     def claim(
         self, key: str, connection: Connection, events: list[tuple[Occurrence, TriggerEvent]]
     ) -> None:
         """Claim each occurrence for this delivery; raises ClaimHeld if another holds one."""
-        staged = self._staged.setdefault(key, _Staged())
+        staged = self._of(key)
         held = 0
         for occurrence, event in events:
             claim_key = (connection.connection_id, occurrence.dedupe_key)
@@ -140,7 +145,7 @@ class DeliveryBatch:
             raise ClaimHeld(f"{held} occurrence(s) claimed elsewhere, not yet published")
 
     def stage_snapshot(self, key: str, record: RecordKey, snapshot: dict[str, Any]) -> None:
-        staged = self._staged.setdefault(key, _Staged())
+        staged = self._of(key)
         staged.snapshots.append((record, snapshot))
         # Like the store, the batch's view never moves back in edit_date.
         if record in self._overlay and _older(snapshot, self._overlay[record][0]):
@@ -149,7 +154,7 @@ class DeliveryBatch:
 
     def after_snapshots(self, key: str, action: Callable[[], None]) -> None:
         """Run ``action`` once the delivery's snapshots are stored (fetch marks)."""
-        self._staged.setdefault(key, _Staged()).after_snapshots.append(action)
+        self._of(key).after_snapshots.append(action)
 
     def note_fetch(self, key: str, connection_id: str, uuid: str, started: float) -> None:
         self._fetches[(connection_id, uuid.lower())] = (started, key)
