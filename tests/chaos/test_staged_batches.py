@@ -10,7 +10,7 @@ import pytest
 from servicem8_connector.processor import QueuedDelivery
 from servicem8_connector.publishing import PublishError
 from servicem8_connector.staging import BatchResult, ClaimHeld, DependencyFailed
-from servicem8_connector.triggers.state import STALE_CLAIM_SECONDS
+from servicem8_connector.triggers.state import STALE_CLAIM_SECONDS, StateUnavailable
 from tests.chaos.conftest import Clock
 from tests.chaos.test_processor_faults import (
     COMPLETED_JOB,
@@ -175,3 +175,43 @@ def test_a_notification_covered_by_a_fetch_whose_delivery_failed_is_not_dropped(
     rig.clock.advance(STALE_CLAIM_SECONDS + 1)  # SQS brings both back
     assert run_batch(rig, [queued, created]).failures == {}
     assert triggers_published(rig.bus) == ["job_queued", "new_job"]
+
+
+def test_a_covered_notice_is_read_against_the_snapshot_and_says_so(rig: Rig) -> None:
+    rig.servicem8.records[JOB] = {**QUEUED_NEW_JOB, "status": "Completed",
+                                  "completion_date": "2026-03-31 23:34:45"}
+    rig.clock.now = 1_775_000_100.0  # 23:35:00; the fetch below sees queue and completion
+    assert run_batch(rig, [notice(["status"], "2026-03-31 23:34:45")]).failures == {}
+    assert triggers_published(rig.bus) == ["job_completed"]
+
+    # The queue notice, older than that fetch, arrives late: no second fetch, and its own
+    # word (queue_uuid changed) is read against the stored snapshot.
+    late = run_batch(rig, [notice(["queue_uuid"], "2026-03-31 23:34:40")])
+    assert late.failures == {}
+    assert (late.outcomes["m0"].fetches, late.outcomes["m0"].coalesced) == (0, 1)
+    assert triggers_published(rig.bus) == ["job_completed", "job_queued"]
+    queued = next(d for d in rig.bus.accepted if d["trigger"] == "job_queued")
+    assert queued["record_truncated"] is True
+    assert set(queued["record"]) <= {"uuid", "active", "status", "completion_date",
+                                     "queue_uuid", "queue_expiry_date", "edit_date"}
+
+
+def test_each_claim_settles_on_its_own_when_one_mark_fails(rig: Rig) -> None:
+    rig.servicem8.records[JOB] = {**QUEUED_NEW_JOB, "status": "Completed",
+                                  "completion_date": "2026-03-31 23:34:45"}
+    rig.clock.now = 1_775_000_100.0
+    mark = rig.dedupe.mark_published
+    marked: list[str] = []
+
+    def first_fails(connection_id: str, key: str) -> None:
+        if not marked:
+            marked.append("failed")
+            raise StateUnavailable("dedupe mark failed")
+        marked.append(key)
+        mark(connection_id, key)
+
+    rig.dedupe.mark_published = first_fails  # type: ignore[method-assign]
+    result = run_batch(rig, [notice(["status", "queue_uuid"], "2026-03-31 23:34:45")])
+    assert isinstance(result.failures["m0"], StateUnavailable)  # retried; snapshot not stored
+    assert len(rig.bus.accepted) == 2 and len(marked) == 2  # the second claim still marked
+    assert rig.snapshots.get(CONNECTION_ID, "job", JOB) is None
